@@ -1,0 +1,152 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { WfidError } from '../errors.js';
+import { type Config, configSchema } from './schema.js';
+
+/** Env names that the contract fixes but that differ from the mechanical `WFID_<PATH>` name. */
+const ENV_ALIASES: Record<string, string> = {
+  WFID_KEYS: 'keys.uri',
+  WFID_ENGINE_TOKEN: 'engine_tokens',
+};
+
+export interface LoadOptions {
+  /** Path of the YAML file; defaults to WFID_CONFIG, then `./wfid.yaml` if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over file and env (CLI flags, tests). */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * Reads the YAML file, applies `WFID_…` environment variables over it (nested keys joined by
+ * `_`, upper-cased) and validates the result, naming the offending key (and its env variable)
+ * in the error.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.WFID_CONFIG ?? (existsSync('wfid.yaml') ? 'wfid.yaml' : undefined);
+  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const fromEnv = new Map<string, string>();
+
+  if (Array.isArray(raw.engine_tokens)) {
+    raw.engine_tokens = raw.engine_tokens.map((entry) => resolveSecretReference(String(entry), env));
+  }
+  if (typeof raw.keys === 'string') raw.keys = { uri: raw.keys };
+
+  for (const [name, path] of envPaths()) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, isArrayPath(path) ? value.split(',').map((item) => item.trim()).filter(Boolean) : value);
+    fromEnv.set(path, name);
+  }
+  const tokenFile = env.WFID_ENGINE_TOKEN_FILE;
+  if (tokenFile) {
+    const tokens = Array.isArray(raw.engine_tokens) ? raw.engine_tokens : [];
+    raw.engine_tokens = [...tokens, ...readSecretFile(tokenFile, 'WFID_ENGINE_TOKEN_FILE')];
+  }
+  for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      const source = fromEnv.get(path) ?? (file ? `${file}` : 'config');
+      return `${path || '(root)'} (${source}): ${issue.message}`;
+    });
+    throw new WfidError('ERR_CONFIG', `invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const config = result.data;
+  if (config.tokens.lifetime > config.tokens.max_lifetime) {
+    throw new WfidError('ERR_CONFIG', 'tokens.lifetime: longer than tokens.max_lifetime');
+  }
+  return config;
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WfidError('ERR_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = parseYaml(text) ?? {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new WfidError('ERR_CONFIG', `config file ${file}: expected a mapping at the top level`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Secrets are not written into the YAML file itself: an entry names where the secret lives,
+ * `file:/run/secrets/engine-token` or `env:NAME`.
+ */
+export function resolveSecretReference(entry: string, env: NodeJS.ProcessEnv): string {
+  if (entry.startsWith('file:')) return readSecretFile(entry.slice(5), entry)[0] ?? '';
+  if (entry.startsWith('env:')) {
+    const value = env[entry.slice(4)];
+    if (!value) throw new WfidError('ERR_CONFIG', `engine_tokens: environment variable ${entry.slice(4)} is not set`);
+    return value;
+  }
+  throw new WfidError(
+    'ERR_CONFIG',
+    'engine_tokens: secrets are not read from the YAML file; use WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE, or an entry "file:/path" or "env:NAME"',
+  );
+}
+
+function readSecretFile(path: string, what: string): string[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean);
+  } catch (err) {
+    throw new WfidError('ERR_CONFIG', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+let cachedEnvPaths: Map<string, string> | undefined;
+
+/** Every leaf of the schema with its env name: `tokens.max_lifetime` → `WFID_TOKENS_MAX_LIFETIME`. */
+export function envPaths(): Map<string, string> {
+  if (!cachedEnvPaths) {
+    cachedEnvPaths = new Map(Object.entries(ENV_ALIASES));
+    const aliased = new Set(Object.values(ENV_ALIASES));
+    for (const path of leafPaths(configSchema, [])) {
+      if (!aliased.has(path)) cachedEnvPaths.set(`WFID_${path.replaceAll('.', '_').toUpperCase()}`, path);
+    }
+  }
+  return cachedEnvPaths;
+}
+
+const arrayPaths = new Set<string>();
+
+function isArrayPath(path: string): boolean {
+  envPaths();
+  return arrayPaths.has(path);
+}
+
+function leafPaths(schema: z.ZodType, prefix: string[]): string[] {
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodObject) {
+    return Object.entries(inner.shape).flatMap(([key, child]) => leafPaths(child as z.ZodType, [...prefix, key]));
+  }
+  if (inner instanceof z.ZodArray) arrayPaths.add(prefix.join('.'));
+  return [prefix.join('.')];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
+    else return current;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}

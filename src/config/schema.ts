@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { JWS_ALGS } from '../jws/algorithms.js';
+import { parseDuration } from './duration.js';
+
+/** A duration string (`20s`, `10m`, `30d`) validated and turned into milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+  if (ms === null || !Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 20s, 10m, 30d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Booleans from YAML or env text; `z.coerce.boolean` would read "false" as true. */
+export const flag = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((text) => ['true', '1', 'yes'].includes(text)),
+]);
+
+const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+export const configSchema = z
+  .object({
+    /** The `iss` value and base URL of discovery. */
+    issuer: z.url().default('http://127.0.0.1:8080'),
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    data_dir: z.string().default('./data'),
+    /** Key URI selecting the backend; defaults to `file://<data_dir>/keys`. */
+    keys: z
+      .object({
+        uri: z.string().optional(),
+        /** How often the backend is re-listed to see versions made or disabled outside. */
+        refresh: duration.default(60_000),
+      })
+      .default({ refresh: 60_000 }),
+    alg: z.enum(JWS_ALGS).default('ES256'),
+    /** `sqlite:<path>` (default `sqlite:<data_dir>/wfid.db`), `memory:`, `postgres://…`, `redis://…`. */
+    store: z.string().optional(),
+    /** Engine credentials: from WFID_ENGINE_TOKEN or files (`file:/path`), never literals in YAML. */
+    engine_tokens: z.array(z.string().min(1)).default([]),
+    tokens: z
+      .object({
+        lifetime: duration.default(600_000),
+        max_lifetime: duration.default(3_600_000),
+        subject: z.string().default('workflow:{workflow_id}'),
+        /** Tokens per minute per execution; 0 = no limit. */
+        rate_limit: z.coerce.number().int().min(0).default(60),
+        /** Audience of the token handed in WORKFLOW_ID_TOKEN; defaults to the issuer URL. */
+        default_audience: z.string().optional(),
+        /** When set, only these audiences may be requested. */
+        audiences: z.array(z.string().min(1)).optional(),
+        /** Engine-supplied claims that may appear in tokens (names only; values come per execution). */
+        extra_claims: z.array(z.string().regex(CLAIM_NAME)).default([]),
+      })
+      .default({} as never),
+    executions: z
+      .object({
+        /** Deadline for executions registered without max_duration_s, and the cap for those with one. */
+        max_duration: duration.default(86_400_000),
+        /** How often ended executions past their retention are collected. */
+        collect_every: duration.default(300_000),
+      })
+      .default({} as never),
+    jwks: z.object({ max_age: duration.default(600_000) }).default({} as never),
+    rotation: z
+      .object({
+        every: duration.optional(),
+        prepublish: duration.default(86_400_000),
+        /** Disable retired versions in the backend (never destroys them). */
+        disable_retired: flag.default(false),
+      })
+      .default({} as never),
+    http: z
+      .object({
+        body_limit: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+        trust_proxy: flag.default(false),
+      })
+      .default({} as never),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .transform((config) => ({
+    ...config,
+    keys: { ...config.keys, uri: config.keys.uri ?? `file://${config.data_dir}/keys` },
+    store: config.store ?? `sqlite:${config.data_dir}/wfid.db`,
+    tokens: { ...config.tokens, default_audience: config.tokens.default_audience ?? config.issuer },
+  }));
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,81 @@
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { ALGORITHMS, type JwsAlg, nodeKeyInput } from './algorithms.js';
+import { base64url, fromBase64url } from './base64url.js';
+
+export interface JwsHeader {
+  alg: JwsAlg;
+  kid: string;
+  typ?: string;
+}
+
+/** Anything that turns a JWS signing input into JOSE signature bytes, possibly remotely. */
+export type SignFunction = (signingInput: Uint8Array) => Promise<Uint8Array>;
+
+export function encodeHeader(header: JwsHeader): string {
+  return base64url(JSON.stringify(header));
+}
+
+/**
+ * Builds `header.payload.signature` (RFC 7515 §7.1). No JWT library accepts an async remote
+ * signer, so the issuer assembles the compact form itself and only asks for the signature.
+ * The header comes pre-encoded: it is fixed per key and the hot path should not re-encode it.
+ */
+export async function signCompact(
+  encodedHeader: string,
+  payload: object,
+  sign: SignFunction,
+): Promise<string> {
+  const signingInput = `${encodedHeader}.${base64url(JSON.stringify(payload))}`;
+  const signature = await sign(Buffer.from(signingInput, 'ascii'));
+  return `${signingInput}.${base64url(signature)}`;
+}
+
+/** Local JOSE signature with node:crypto (raw r||s, PSS salt = hash length). */
+export function signLocal(alg: JwsAlg, privateKey: KeyObject, signingInput: Uint8Array): Buffer {
+  return cryptoSign(ALGORITHMS[alg].hash, signingInput, nodeKeyInput(alg, privateKey));
+}
+
+export function verifySignature(
+  alg: JwsAlg,
+  publicKey: KeyObject,
+  signingInput: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    return cryptoVerify(ALGORITHMS[alg].hash, signingInput, nodeKeyInput(alg, publicKey), signature);
+  } catch {
+    // A wrong-size or garbled signature makes OpenSSL throw; for a verifier that is just "invalid".
+    return false;
+  }
+}
+
+export interface ParsedCompact {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signingInput: Buffer;
+  signature: Buffer;
+}
+
+/** Splits and decodes a compact JWS with a JSON object payload, or returns null if malformed. */
+export function parseCompact(token: string): ParsedCompact | null {
+  if (typeof token !== 'string' || token.length > 16_384) return null;
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const header = JSON.parse(fromBase64url(parts[0]!).toString('utf8'));
+    const payload = JSON.parse(fromBase64url(parts[1]!).toString('utf8'));
+    if (!isObject(header) || !isObject(payload)) return null;
+    return {
+      header,
+      payload,
+      signingInput: Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii'),
+      signature: fromBase64url(parts[2]!),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

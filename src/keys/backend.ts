@@ -1,0 +1,48 @@
+import type { KeyObject } from 'node:crypto';
+import type { JwsAlg } from '../jws/algorithms.js';
+
+/**
+ * One version of a signing key as a backend holds it. `publicKey` comes from the backend
+ * (KMS GetPublicKey, Transit key listing, CKA_EC_POINT, the key file), never derived from
+ * anything private the issuer holds.
+ */
+export interface BackendKey {
+  /** Backend-native id of one version: key ARN, cryptoKeyVersion name, 'transit-key#3', CKA_ID, file name. */
+  ref: string;
+  alg: JwsAlg;
+  publicKey: KeyObject;
+  createdAt: Date;
+  enabled: boolean;
+}
+
+/** The one interface every key backend implements (DESIGN.md). */
+export interface KeyBackend {
+  readonly kind: string;
+  /**
+   * True when `sign` uses the very key object whose public half `listKeys` returned (the file
+   * backend). The ring then proves the pair once per key at load instead of on every token;
+   * remote and hardware backends leave it unset and every signature is checked.
+   */
+  readonly signsLocally?: boolean;
+  /** Every version this backend holds for the ring, enabled or not. */
+  listKeys(): Promise<BackendKey[]>;
+  /** JOSE signature bytes (raw r||s for ECDSA) over the JWS signing input. */
+  sign(key: BackendKey, signingInput: Uint8Array): Promise<Uint8Array>;
+  /** Absent when versions are made outside the issuer (by a security team). */
+  createKey?(): Promise<BackendKey>;
+  disableKey?(key: BackendKey): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** How the issuer opens a backend from its key URI; each backends/<name>/index.ts exports one. */
+export type BackendFactory = (options: BackendOptions) => Promise<KeyBackend>;
+
+export interface BackendOptions {
+  /** The key URI from config (`file://…`, `awskms://…`, …). */
+  uri: string;
+  /** Algorithm for keys the backend creates. */
+  alg: JwsAlg;
+  /** The whole validated config, for backend sections (`aws_kms`, `vault`, …). */
+  config: import('../config/schema.js').Config;
+  logger: import('pino').Logger;
+}

@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { WfidError } from '../errors.js';
+import type { BackendFactory, KeyBackend } from './backend.js';
+
+/** Key URI scheme → backend folder. Backends load on demand so unused SDKs are never imported. */
+const BACKENDS: Record<string, string> = {
+  'file:': 'file',
+  'awskms:': 'aws-kms',
+  'gcpkms:': 'gcp-kms',
+  'hashivault:': 'vault-transit',
+  'pkcs11:': 'pkcs11',
+};
+
+export function backendNameFor(uri: string): string {
+  const scheme = /^[a-z0-9]+:/.exec(uri)?.[0] ?? '';
+  const name = BACKENDS[scheme];
+  if (!name) {
+    throw new WfidError(
+      'ERR_CONFIG',
+      `keys: unknown key URI scheme in "${uri}" (expected one of ${Object.keys(BACKENDS).join(' ')})`,
+    );
+  }
+  return name;
+}
+
+export async function openBackend(config: Config, logger: Logger): Promise<KeyBackend> {
+  const name = backendNameFor(config.keys.uri);
+  const module = (await import(`../../backends/${name}/index.js`)) as { createBackend: BackendFactory };
+  return module.createBackend({ uri: config.keys.uri, alg: config.alg, config, logger: logger.child({ backend: name }) });
+}
+
+/**
+ * Loads a backend's SDK, or explains in one line which package to install.
+ * Each backend calls this instead of a static import.
+ */
+export async function importSdk<T>(backend: string, pkg: string): Promise<T> {
+  try {
+    return (await import(pkg)) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new WfidError('ERR_SDK_MISSING', `the ${backend} backend needs the package ${pkg}: npm install ${pkg}`);
+    }
+    throw err;
+  }
+}

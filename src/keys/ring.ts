@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WfidError } from '../errors.js';
+import { encodeHeader, verifySignature } from '../jws/compact.js';
+import { type PublicJwk, toPublicJwk } from '../jws/jwk.js';
+import type { Metrics } from '../metrics.js';
+import type { BackendKey, KeyBackend } from './backend.js';
+import { type KeyPolicy, NewestEnabledPolicy } from './policy.js';
+
+/** A backend key version as the ring sees it: with its kid, JWK and pre-encoded JWS header. */
+export interface RingKey {
+  kid: string;
+  backendKey: BackendKey;
+  jwk: PublicJwk;
+  /** base64url of `{"alg","kid","typ":"JWT"}`: fixed per key, so encoded once. */
+  encodedHeader: string;
+}
+
+export interface Signature {
+  key: RingKey;
+  signature: Uint8Array;
+}
+
+export interface KeyRingOptions {
+  logger: Logger;
+  metrics?: Metrics;
+  policy?: KeyPolicy;
+}
+
+/**
+ * The issuer's view of its signing keys: loads every version from the backend, names each by
+ * its RFC 7638 thumbprint, decides (through its policy) which versions are published and which
+ * one signs, and checks signatures against the published public key before a token leaves.
+ */
+export class KeyRing {
+  readonly backend: KeyBackend;
+  private readonly logger: Logger;
+  private readonly metrics?: Metrics;
+  private readonly policy: KeyPolicy;
+  private all = new Map<string, RingKey>();
+  private published: RingKey[] = [];
+  private active?: RingKey;
+  private jwksCache?: { body: string; etag: string };
+  /** Kids of local keys whose key pair was proven once (see KeyBackend.signsLocally). */
+  private readonly proven = new Set<string>();
+  private lastError?: Error;
+
+  constructor(backend: KeyBackend, options: KeyRingOptions) {
+    this.backend = backend;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.policy = options.policy ?? new NewestEnabledPolicy();
+  }
+
+  /**
+   * Re-lists the backend and re-applies the policy. On a backend fault the previous view is
+   * kept (tokens keep flowing from a key already published) and the fault is reported by
+   * `health()`.
+   */
+  async refresh(): Promise<void> {
+    let listed: BackendKey[];
+    try {
+      listed = await this.backend.listKeys();
+    } catch (err) {
+      this.lastError = err as Error;
+      this.logger.warn({ err: describe(err), backend: this.backend.kind }, 'listing keys failed');
+      throw err;
+    }
+    const next = new Map<string, RingKey>();
+    for (const backendKey of listed) {
+      const jwk = toPublicJwk(backendKey.publicKey, backendKey.alg);
+      const known = this.all.get(jwk.kid);
+      next.set(jwk.kid, {
+        kid: jwk.kid,
+        backendKey,
+        jwk,
+        encodedHeader: known?.encodedHeader ?? encodeHeader({ alg: backendKey.alg, kid: jwk.kid, typ: 'JWT' }),
+      });
+    }
+    if (this.backend.signsLocally) {
+      for (const key of next.values()) if (key.backendKey.enabled) await this.proveLocalKey(key);
+    }
+    const decision = await this.policy.decide([...next.values()]);
+    this.all = next;
+    this.published = decision.published;
+    this.active = decision.active;
+    this.jwksCache = undefined;
+    this.lastError = undefined;
+  }
+
+  /** The key that signs now. */
+  signingKey(): RingKey {
+    if (!this.active) {
+      throw new WfidError('ERR_NO_SIGNING_KEY', `no usable signing key in the ${this.backend.kind} backend`, {
+        retryAfter: 5,
+      });
+    }
+    return this.active;
+  }
+
+  async sign(signingInput: Uint8Array, key: RingKey = this.signingKey()): Promise<Uint8Array> {
+    const started = performance.now();
+    const signature = await this.backend.sign(key.backendKey, signingInput);
+    this.metrics?.signSeconds.observe(
+      { backend: this.backend.kind, alg: key.backendKey.alg },
+      (performance.now() - started) / 1000,
+    );
+    if (!this.backend.signsLocally && !verifySignature(key.backendKey.alg, key.backendKey.publicKey, signingInput, signature)) {
+      // A wrong key version, a DER/raw mix-up or a tampering proxy: never let such a token out.
+      this.logger.error({ kid: key.kid, ref: key.backendKey.ref, backend: this.backend.kind }, 'backend signature does not match the published key');
+      throw new WfidError('ERR_SIGNATURE_MISMATCH', `the ${this.backend.kind} backend returned a signature that does not verify against key ${key.kid}`, { retryAfter: 5 });
+    }
+    return signature;
+  }
+
+  /** A published key by kid (for introspection and local verification). */
+  publishedKey(kid: string): RingKey | undefined {
+    return this.published.find((key) => key.kid === kid);
+  }
+
+  publishedKeys(): readonly RingKey[] {
+    return this.published;
+  }
+
+  /** Every version the backend holds, published or not. */
+  allKeys(): readonly RingKey[] {
+    return [...this.all.values()];
+  }
+
+  /** The JWKS document, serialised once per change, with a strong ETag. */
+  jwks(): { body: string; etag: string } {
+    if (!this.jwksCache) {
+      const body = JSON.stringify({ keys: this.published.map((key) => key.jwk) });
+      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+      this.jwksCache = { body, etag };
+    }
+    return this.jwksCache;
+  }
+
+  health(): { ready: boolean; reason?: string } {
+    if (!this.active) return { ready: false, reason: 'no signing key' };
+    if (this.lastError) return { ready: false, reason: `key backend: ${describe(this.lastError)}` };
+    return { ready: true };
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
+
+  private async proveLocalKey(key: RingKey): Promise<void> {
+    if (this.proven.has(key.kid)) return;
+    const probe = randomBytes(32);
+    const signature = await this.backend.sign(key.backendKey, probe);
+    if (!verifySignature(key.backendKey.alg, key.backendKey.publicKey, probe, signature)) {
+      throw new WfidError('ERR_SIGNATURE_MISMATCH', `key ${key.backendKey.ref} does not sign for its own public key`);
+    }
+    this.proven.add(key.kid);
+  }
+}
+
+/** A one-line description of a fault that is safe to log (no stack, no request data). */
+export function describe(err: unknown): string {
+  if (err instanceof WfidError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

@@ -1,0 +1,71 @@
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createBackend, FileBackend, generatePrivateKey } from '../../backends/file/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { isWfidError } from '../../src/errors.js';
+import { describeBackendConformance } from './conformance.js';
+
+const logger = pino({ level: 'silent' });
+
+describeBackendConformance({
+  name: 'file',
+  algs: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+  open: async (alg) => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
+    const backend = new FileBackend(join(dir, 'keys'), alg);
+    await backend.createKey();
+    return { backend, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  },
+  missingKey: (key) => ({ ...key, ref: `missing-${key.ref}` }),
+});
+
+describe('file backend', () => {
+  it('creates the first key on start, as PKCS#8 PEM with mode 0600 in a 0700 directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
+    const keys = join(dir, 'keys');
+    const config = loadConfig({ env: {}, overrides: { data_dir: dir } });
+    const backend = (await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger })) as FileBackend;
+    const names = await readdir(keys);
+    expect(names).toHaveLength(1);
+    expect((await stat(join(keys, names[0]!))).mode & 0o777).toBe(0o600);
+    expect((await stat(keys)).mode & 0o777).toBe(0o700);
+    // Started again, it reuses the key instead of making another.
+    await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger });
+    expect(await readdir(keys)).toHaveLength(1);
+    expect((await backend.listKeys())[0]!.ref).toBe(names[0]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a key file that group or others can read, naming the fix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
+    const backend = new FileBackend(dir, 'ES256');
+    const key = await backend.createKey();
+    await chmod(join(dir, key.ref), 0o644);
+    const error = await backend.listKeys().catch((err) => err);
+    expect(isWfidError(error, 'ERR_KEY_FILE_PERMISSIONS')).toBe(true);
+    expect(error.message).toContain('chmod 600');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('accepts a hand-placed PEM without an alg in its name, inferring the alg from the key type', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
+    const pem = generatePrivateKey('ES384').export({ format: 'pem', type: 'pkcs8' });
+    await writeFile(join(dir, 'team-key.pem'), pem, { mode: 0o600 });
+    const [key] = await new FileBackend(dir, 'ES256').listKeys();
+    expect(key!.alg).toBe('ES384');
+    expect(key!.ref).toBe('team-key.pem');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a file whose name claims an alg its key cannot do', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
+    const pem = generatePrivateKey('ES256').export({ format: 'pem', type: 'pkcs8' });
+    await writeFile(join(dir, '20260101T000000000Z-abcdef01.RS256.pem'), pem, { mode: 0o600 });
+    const error = await new FileBackend(dir, 'ES256').listKeys().catch((err) => err);
+    expect(isWfidError(error, 'ERR_KEY_UNSUITABLE')).toBe(true);
+    await rm(dir, { recursive: true, force: true });
+  });
+});
