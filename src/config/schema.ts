@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { awsKmsConfig } from '../../backends/aws-kms/config.js';
+import { gcpKmsConfig } from '../../backends/gcp-kms/config.js';
+import { pkcs11Config } from '../../backends/pkcs11/config.js';
+import { vaultConfig } from '../../backends/vault-transit/config.js';
 import { JWS_ALGS } from '../jws/algorithms.js';
 import { parseDuration } from './duration.js';
 
@@ -34,7 +38,7 @@ export const configSchema = z
         /** How often the backend is re-listed to see versions made or disabled outside. */
         refresh: duration.default(60_000),
       })
-      .default({ refresh: 60_000 }),
+      .prefault({}),
     alg: z.enum(JWS_ALGS).default('ES256'),
     /** `sqlite:<path>` (default `sqlite:<data_dir>/wfid.db`), `memory:`, `postgres://…`, `redis://…`. */
     store: z.string().optional(),
@@ -54,7 +58,7 @@ export const configSchema = z
         /** Engine-supplied claims that may appear in tokens (names only; values come per execution). */
         extra_claims: z.array(z.string().regex(CLAIM_NAME)).default([]),
       })
-      .default({} as never),
+      .prefault({}),
     executions: z
       .object({
         /** Deadline for executions registered without max_duration_s, and the cap for those with one. */
@@ -62,8 +66,8 @@ export const configSchema = z
         /** How often ended executions past their retention are collected. */
         collect_every: duration.default(300_000),
       })
-      .default({} as never),
-    jwks: z.object({ max_age: duration.default(600_000) }).default({} as never),
+      .prefault({}),
+    jwks: z.object({ max_age: duration.default(600_000) }).prefault({}),
     rotation: z
       .object({
         every: duration.optional(),
@@ -71,13 +75,18 @@ export const configSchema = z
         /** Disable retired versions in the backend (never destroys them). */
         disable_retired: flag.default(false),
       })
-      .default({} as never),
+      .prefault({}),
     http: z
       .object({
         body_limit: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
         trust_proxy: flag.default(false),
       })
-      .default({} as never),
+      .prefault({}),
+    /** Backend sections; each backend owns its schema in backends/<name>/config.ts. */
+    aws_kms: awsKmsConfig,
+    gcp_kms: gcpKmsConfig,
+    vault: vaultConfig,
+    pkcs11: pkcs11Config,
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()
