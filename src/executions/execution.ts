@@ -1,0 +1,38 @@
+/** Statuses the engine reports when an execution ends. */
+export const END_STATUSES = ['success', 'error', 'canceled', 'crashed'] as const;
+export type EndStatus = (typeof END_STATUSES)[number];
+
+/** `expired`: still running in the store, but past its deadline, so it counts as ended. */
+export type ExecutionStatus = 'running' | EndStatus | 'expired';
+
+/** A claim value an engine may attach to an execution. */
+export type ClaimValue = string | number | boolean | string[];
+
+/** One execution as the registry keeps it. Times are epoch milliseconds. */
+export interface ExecutionRecord {
+  executionId: string;
+  workflowId: string;
+  workflowName?: string;
+  workflowVersion?: string;
+  projectId?: string;
+  owner?: string;
+  mode?: string;
+  trigger?: string;
+  environment?: string;
+  /** Engine-supplied claims, already checked against the config's allowlist. */
+  claims: Record<string, ClaimValue>;
+  status: 'running' | EndStatus;
+  startedAt: number;
+  /** After this instant a running execution counts as ended (max_duration_s, capped by config). */
+  deadline: number;
+  endedAt?: number;
+}
+
+export function effectiveStatus(record: ExecutionRecord, now: number): ExecutionStatus {
+  if (record.status === 'running' && now >= record.deadline) return 'expired';
+  return record.status;
+}
+
+export function isRunning(record: ExecutionRecord, now: number): boolean {
+  return effectiveStatus(record, now) === 'running';
+}

@@ -1,0 +1,67 @@
+import type { EndStatus, ExecutionRecord } from './execution.js';
+
+/** A request token's stored half: the execution it belongs to and the hash of its secret. */
+export interface StoredRequestToken {
+  executionId: string;
+  secretHash: Buffer;
+}
+
+/**
+ * Persistence of executions and request tokens. Implementations: memory (tests), SQLite
+ * (default), PostgreSQL and Redis (several replicas). All pass test/stores/store-suite.ts.
+ * Every method reads the shared state afresh: replicas keep no cache of execution status, so
+ * an end accepted by one replica is seen by every other on its next request.
+ */
+export interface ExecutionStore {
+  readonly kind: string;
+  /** Inserts the execution unless one with its id exists; returns the stored record either way. */
+  insertExecution(record: ExecutionRecord): Promise<{ inserted: boolean; record: ExecutionRecord }>;
+  getExecution(executionId: string): Promise<ExecutionRecord | undefined>;
+  /**
+   * Marks a running execution ended (durably, before resolving). Returns the record after the
+   * call: unchanged if it had already ended, undefined if unknown.
+   */
+  endExecution(executionId: string, status: EndStatus, endedAt: number): Promise<ExecutionRecord | undefined>;
+  addRequestToken(tokenId: string, token: StoredRequestToken): Promise<void>;
+  getRequestToken(tokenId: string): Promise<StoredRequestToken | undefined>;
+  /**
+   * Deletes executions (and their request tokens) that ended, or passed their deadline,
+   * before `before`. Returns how many were deleted.
+   */
+  collectExecutions(before: number): Promise<number>;
+  /** Key states and leases for rotation. */
+  readonly keyStates: KeyStateStore;
+  /** Throws if the store cannot be reached (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const KEY_STATES = ['pending', 'active', 'retiring', 'retired'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+
+/** The lifecycle of one key version, keyed by kid. Times are epoch milliseconds. */
+export interface KeyStateRecord {
+  kid: string;
+  /** Backend ref of the version, for operators. */
+  ref: string;
+  state: KeyState;
+  /** When the key first appeared in the JWKS. */
+  publishedAt: number;
+  /** When the key started signing (set once it is active). */
+  activatedAt?: number;
+  /** When the key stopped signing (retiring) and when it left the JWKS (retired). */
+  retiringAt?: number;
+  retiredAt?: number;
+}
+
+export interface KeyStateStore {
+  listKeyStates(): Promise<KeyStateRecord[]>;
+  /** Inserts or replaces the record of `record.kid`. */
+  putKeyState(record: KeyStateRecord): Promise<void>;
+  /**
+   * Takes or renews the named lease for `holder` for `ttlMs`; true if `holder` holds it now.
+   * Rotation steps run under a lease so that exactly one replica performs each.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+}

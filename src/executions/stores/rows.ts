@@ -1,0 +1,39 @@
+import type { ExecutionRecord } from '../execution.js';
+
+/** The flat row SQL stores keep; optional metadata travels as one JSON column. */
+export interface ExecutionRow {
+  execution_id: string;
+  workflow_id: string;
+  metadata: string;
+  status: ExecutionRecord['status'];
+  started_at: number | string;
+  deadline: number | string;
+  ended_at: number | string | null;
+}
+
+type Metadata = Omit<ExecutionRecord, 'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt'>;
+
+export function toRow(record: ExecutionRecord): ExecutionRow {
+  const { executionId, workflowId, status, startedAt, deadline, endedAt, ...metadata } = record;
+  return {
+    execution_id: executionId,
+    workflow_id: workflowId,
+    metadata: JSON.stringify(metadata satisfies Metadata),
+    status,
+    started_at: startedAt,
+    deadline,
+    ended_at: endedAt ?? null,
+  };
+}
+
+export function fromRow(row: ExecutionRow): ExecutionRecord {
+  return {
+    ...(JSON.parse(row.metadata) as Metadata),
+    executionId: row.execution_id,
+    workflowId: row.workflow_id,
+    status: row.status,
+    startedAt: Number(row.started_at),
+    deadline: Number(row.deadline),
+    ...(row.ended_at === null ? {} : { endedAt: Number(row.ended_at) }),
+  };
+}

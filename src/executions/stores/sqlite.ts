@@ -1,0 +1,130 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { WfidError } from '../../errors.js';
+import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type { ExecutionStore, KeyStateRecord, KeyStateStore, StoredRequestToken } from '../store.js';
+import { fromRow, type ExecutionRow, toRow } from './rows.js';
+
+/** Versioned schema: each entry runs once, in order, recorded in `PRAGMA user_version`. */
+const MIGRATIONS = [
+  `CREATE TABLE executions (
+     execution_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, metadata TEXT NOT NULL,
+     status TEXT NOT NULL, started_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ended_at INTEGER);
+   CREATE INDEX executions_retention ON executions (coalesce(ended_at, deadline));
+   CREATE TABLE request_tokens (
+     token_id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, secret_hash BLOB NOT NULL);
+   CREATE INDEX request_tokens_execution ON request_tokens (execution_id);
+   CREATE TABLE key_states (kid TEXT PRIMARY KEY, record TEXT NOT NULL);
+   CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);`,
+];
+
+/** The default store: one SQLite file (WAL), enough for a single issuer. */
+export class SqliteStore implements ExecutionStore {
+  readonly kind = 'sqlite';
+  readonly keyStates: KeyStateStore;
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(path);
+    } catch (err) {
+      throw new WfidError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store ${path}`, { cause: err });
+    }
+    this.db.pragma('journal_mode = WAL');
+    // An end of execution answered 200 must survive a crash: sync the WAL on every commit.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    const db = this.db;
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
+         VALUES (@execution_id, @workflow_id, @metadata, @status, @started_at, @deadline, @ended_at)
+         ON CONFLICT (execution_id) DO NOTHING`,
+      ),
+      get: db.prepare('SELECT * FROM executions WHERE execution_id = ?'),
+      end: db.prepare(
+        `UPDATE executions SET status = ?, ended_at = ? WHERE execution_id = ? AND status = 'running'`,
+      ),
+      addToken: db.prepare('INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)'),
+      getToken: db.prepare('SELECT execution_id, secret_hash FROM request_tokens WHERE token_id = ?'),
+      collectTokens: db.prepare(
+        `DELETE FROM request_tokens WHERE execution_id IN
+           (SELECT execution_id FROM executions WHERE coalesce(ended_at, deadline) < ?)`,
+      ),
+      collect: db.prepare('DELETE FROM executions WHERE coalesce(ended_at, deadline) < ?'),
+      listKeys: db.prepare('SELECT record FROM key_states'),
+      putKey: db.prepare(
+        'INSERT INTO key_states (kid, record) VALUES (?, ?) ON CONFLICT (kid) DO UPDATE SET record = excluded.record',
+      ),
+      takeLease: db.prepare(
+        `INSERT INTO leases (name, holder, until) VALUES (@name, @holder, @until)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE leases.holder = excluded.holder OR leases.until <= @now`,
+      ),
+      releaseLease: db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?'),
+    };
+    const s = this.statements;
+    this.keyStates = {
+      listKeyStates: async () => (s.listKeys.all() as { record: string }[]).map((row) => JSON.parse(row.record)),
+      putKeyState: async (record: KeyStateRecord) => void s.putKey.run(record.kid, JSON.stringify(record)),
+      acquireLease: async (name, holder, ttlMs) => {
+        const now = Date.now();
+        return s.takeLease.run({ name, holder, until: now + ttlMs, now }).changes > 0;
+      },
+      releaseLease: async (name, holder) => void s.releaseLease.run(name, holder),
+    };
+  }
+
+  async insertExecution(record: ExecutionRecord) {
+    const inserted = this.statements.insert.run(toRow(record)).changes > 0;
+    return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };
+  }
+
+  async getExecution(executionId: string) {
+    const row = this.statements.get.get(executionId) as ExecutionRow | undefined;
+    return row && fromRow(row);
+  }
+
+  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
+    this.statements.end.run(status, endedAt, executionId);
+    return this.getExecution(executionId);
+  }
+
+  async addRequestToken(tokenId: string, token: StoredRequestToken) {
+    this.statements.addToken.run(tokenId, token.executionId, token.secretHash);
+  }
+
+  async getRequestToken(tokenId: string) {
+    const row = this.statements.getToken.get(tokenId) as { execution_id: string; secret_hash: Buffer } | undefined;
+    return row && { executionId: row.execution_id, secretHash: row.secret_hash };
+  }
+
+  async collectExecutions(before: number) {
+    return this.db.transaction(() => {
+      this.statements.collectTokens.run(before);
+      return this.statements.collect.run(before).changes;
+    })();
+  }
+
+  async ping() {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close() {
+    this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let index = version; index < MIGRATIONS.length; index++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[index]!);
+      db.pragma(`user_version = ${index + 1}`);
+    })();
+  }
+}

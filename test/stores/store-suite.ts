@@ -1,0 +1,124 @@
+/**
+ * The one behaviour suite every execution store passes (memory, SQLite, PostgreSQL, Redis).
+ *   describeStoreSuite('sqlite', async () => ({ store, cleanup }));
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecutionRecord } from '../../src/executions/execution.js';
+import type { ExecutionStore } from '../../src/executions/store.js';
+
+export interface OpenedStore {
+  store: ExecutionStore;
+  cleanup?: () => Promise<void>;
+}
+
+export function execution(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
+  const now = Date.now();
+  return {
+    executionId: `exec-${randomUUID()}`,
+    workflowId: 'wf-1',
+    workflowName: 'Nightly sync',
+    mode: 'trigger',
+    claims: { team: 'data', tags: ['a', 'b'] },
+    status: 'running',
+    startedAt: now,
+    deadline: now + 3_600_000,
+    ...overrides,
+  };
+}
+
+export function describeStoreSuite(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`${name} execution store`, () => {
+    let opened: OpenedStore;
+    let store: ExecutionStore;
+
+    beforeAll(async () => {
+      opened = await open();
+      store = opened.store;
+    });
+    afterAll(async () => {
+      await store?.close();
+      await opened?.cleanup?.();
+    });
+
+    it('inserts once and returns the stored record on a second insert', async () => {
+      const record = execution();
+      expect(await store.insertExecution(record)).toEqual({ inserted: true, record });
+      const again = await store.insertExecution({ ...record, workflowId: 'other' });
+      expect(again.inserted).toBe(false);
+      expect(again.record).toEqual(record);
+      expect(await store.getExecution(record.executionId)).toEqual(record);
+    });
+
+    it('answers undefined for an unknown execution', async () => {
+      expect(await store.getExecution('nope')).toBeUndefined();
+      expect(await store.endExecution('nope', 'success', Date.now())).toBeUndefined();
+    });
+
+    it('ends a running execution once; a second end keeps the first status', async () => {
+      const record = execution();
+      await store.insertExecution(record);
+      const endedAt = Date.now();
+      expect(await store.endExecution(record.executionId, 'error', endedAt)).toEqual({
+        ...record,
+        status: 'error',
+        endedAt,
+      });
+      const second = await store.endExecution(record.executionId, 'success', endedAt + 5);
+      expect(second?.status).toBe('error');
+      expect(second?.endedAt).toBe(endedAt);
+    });
+
+    it('keeps request tokens by id with their secret hash', async () => {
+      const record = execution();
+      await store.insertExecution(record);
+      const secretHash = randomBytes(32);
+      await store.addRequestToken('tok-1-' + record.executionId, { executionId: record.executionId, secretHash });
+      const stored = await store.getRequestToken('tok-1-' + record.executionId);
+      expect(stored?.executionId).toBe(record.executionId);
+      expect(Buffer.from(stored!.secretHash).equals(secretHash)).toBe(true);
+      expect(await store.getRequestToken('unknown')).toBeUndefined();
+    });
+
+    it('collects executions ended (or past deadline) before the cutoff, with their request tokens', async () => {
+      const now = Date.now();
+      const old = execution({ startedAt: now - 10_000 });
+      const recent = execution();
+      const stale = execution({ startedAt: now - 20_000, deadline: now - 9_000 });
+      const running = execution();
+      for (const record of [old, recent, stale, running]) await store.insertExecution(record);
+      await store.endExecution(old.executionId, 'success', now - 8_000);
+      await store.endExecution(recent.executionId, 'success', now);
+      await store.addRequestToken(`t-${old.executionId}`, { executionId: old.executionId, secretHash: randomBytes(32) });
+      expect(await store.collectExecutions(now - 1_000)).toBeGreaterThanOrEqual(2);
+      expect(await store.getExecution(old.executionId)).toBeUndefined();
+      expect(await store.getExecution(stale.executionId)).toBeUndefined();
+      expect(await store.getRequestToken(`t-${old.executionId}`)).toBeUndefined();
+      expect(await store.getExecution(recent.executionId)).toBeDefined();
+      expect(await store.getExecution(running.executionId)).toBeDefined();
+    });
+
+    it('stores key states by kid and replaces them', async () => {
+      const kid = `kid-${randomUUID()}`;
+      await store.keyStates.putKeyState({ kid, ref: 'r1', state: 'pending', publishedAt: 1 });
+      await store.keyStates.putKeyState({ kid, ref: 'r1', state: 'active', publishedAt: 1, activatedAt: 2 });
+      const record = (await store.keyStates.listKeyStates()).find((item) => item.kid === kid);
+      expect(record).toEqual({ kid, ref: 'r1', state: 'active', publishedAt: 1, activatedAt: 2 });
+    });
+
+    it('grants a lease to one holder at a time until it expires or is released', async () => {
+      const lease = `lease-${randomUUID()}`;
+      expect(await store.keyStates.acquireLease(lease, 'a', 60_000)).toBe(true);
+      expect(await store.keyStates.acquireLease(lease, 'b', 60_000)).toBe(false);
+      expect(await store.keyStates.acquireLease(lease, 'a', 60_000)).toBe(true);
+      await store.keyStates.releaseLease(lease, 'a');
+      expect(await store.keyStates.acquireLease(lease, 'b', 1)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.keyStates.acquireLease(lease, 'a', 60_000)).toBe(true);
+    });
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
