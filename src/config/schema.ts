@@ -4,23 +4,9 @@ import { gcpKmsConfig } from '../../backends/gcp-kms/config.js';
 import { pkcs11Config } from '../../backends/pkcs11/config.js';
 import { vaultConfig } from '../../backends/vault-transit/config.js';
 import { JWS_ALGS } from '../jws/algorithms.js';
-import { parseDuration } from './duration.js';
+import { duration, flag } from './fields.js';
 
-/** A duration string (`20s`, `10m`, `30d`) validated and turned into milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
-  if (ms === null || !Number.isFinite(ms) || ms < 0) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 20s, 10m, 30d)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** Booleans from YAML or env text; `z.coerce.boolean` would read "false" as true. */
-export const flag = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((text) => ['true', '1', 'yes'].includes(text)),
-]);
+export { duration, flag };
 
 const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
