@@ -19,6 +19,8 @@ export interface ExecutionRecord {
   mode?: string;
   trigger?: string;
   environment?: string;
+  /** The engine instance that runs the execution (n8n instance id, runner name). */
+  instance?: string;
   /** Engine-supplied claims, already checked against the config's allowlist. */
   claims: Record<string, ClaimValue>;
   status: 'running' | EndStatus;

@@ -1,0 +1,120 @@
+import { WfidError } from '../errors.js';
+import { newRequestToken, parseRequestToken, secretMatches } from '../tokens/request-token.js';
+import { type ClaimValue, type EndStatus, type ExecutionRecord, isRunning } from './execution.js';
+import type { ExecutionStore } from './store.js';
+
+/** What an engine says about an execution when it registers it (already shape-checked). */
+export interface StartInput {
+  executionId: string;
+  workflowId: string;
+  workflowName?: string;
+  workflowVersion?: string;
+  projectId?: string;
+  owner?: string;
+  mode?: string;
+  trigger?: string;
+  environment?: string;
+  instance?: string;
+  claims?: Record<string, ClaimValue>;
+  maxDurationS?: number;
+}
+
+export interface Started {
+  record: ExecutionRecord;
+  requestToken: string;
+  /** False when the execution was already registered and running (idempotent start). */
+  created: boolean;
+}
+
+export interface RegistryOptions {
+  /** Deadline for executions without max_duration_s, and the cap for those with one. */
+  maxDurationMs: number;
+  /** How long an ended execution is kept (at least the longest token lifetime plus skew). */
+  retentionMs: number;
+  now?: () => number;
+}
+
+/** The executions an engine registered, and the request tokens that let them mint. */
+export class ExecutionRegistry {
+  private readonly now: () => number;
+
+  constructor(
+    readonly store: ExecutionStore,
+    private readonly options: RegistryOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Registers a running execution and issues a request token for it. Registering the same
+   * running execution again (an engine retry, or a queue-mode worker) is idempotent: the
+   * record stays as it was and one more request token is issued; earlier ones stay valid.
+   */
+  async start(input: StartInput): Promise<Started> {
+    const now = this.now();
+    const durationMs = Math.min(input.maxDurationS === undefined ? Infinity : input.maxDurationS * 1000, this.options.maxDurationMs);
+    const candidate: ExecutionRecord = {
+      executionId: input.executionId,
+      workflowId: input.workflowId,
+      workflowName: input.workflowName,
+      workflowVersion: input.workflowVersion,
+      projectId: input.projectId,
+      owner: input.owner,
+      mode: input.mode,
+      trigger: input.trigger,
+      environment: input.environment,
+      instance: input.instance,
+      claims: input.claims ?? {},
+      status: 'running',
+      startedAt: now,
+      deadline: now + durationMs,
+    };
+    const { inserted, record } = await this.store.insertExecution(dropUndefined(candidate));
+    if (!inserted) {
+      if (record.workflowId !== input.workflowId) {
+        throw new WfidError('ERR_CONFLICT', `execution ${input.executionId} is registered for another workflow`);
+      }
+      if (!isRunning(record, now)) {
+        throw new WfidError('ERR_EXECUTION_ENDED', `execution ${input.executionId} has already ended`);
+      }
+    }
+    const { token, tokenId, secretHash } = newRequestToken();
+    await this.store.addRequestToken(tokenId, { executionId: record.executionId, secretHash });
+    return { record, requestToken: token, created: inserted };
+  }
+
+  async end(executionId: string, status: EndStatus): Promise<ExecutionRecord> {
+    const record = await this.store.endExecution(executionId, status, this.now());
+    if (!record) throw new WfidError('ERR_NOT_FOUND', `execution ${executionId} is not registered`);
+    return record;
+  }
+
+  async get(executionId: string): Promise<ExecutionRecord> {
+    const record = await this.store.getExecution(executionId);
+    if (!record) throw new WfidError('ERR_NOT_FOUND', `execution ${executionId} is not registered`);
+    return record;
+  }
+
+  /** The running execution a request token belongs to; refused once the execution has ended. */
+  async authenticate(requestToken: string): Promise<ExecutionRecord> {
+    const parsed = parseRequestToken(requestToken);
+    const stored = parsed && (await this.store.getRequestToken(parsed.tokenId));
+    if (!parsed || !stored || !secretMatches(parsed.secret, stored.secretHash)) {
+      throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid');
+    }
+    const record = await this.store.getExecution(stored.executionId);
+    if (!record || !isRunning(record, this.now())) {
+      throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid: its execution has ended');
+    }
+    return record;
+  }
+
+  /** Deletes executions that ended longer ago than the retention. */
+  async collect(): Promise<number> {
+    return this.store.collectExecutions(this.now() - this.options.retentionMs);
+  }
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+}

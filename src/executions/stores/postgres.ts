@@ -1,0 +1,246 @@
+import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
+import { WfidError } from '../../errors.js';
+import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type { ExecutionStore, KeyStateRecord, KeyStateStore, StoredRequestToken } from '../store.js';
+import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
+import { type ExecutionRow, fromRow, toRow } from './rows.js';
+
+/**
+ * Versioned schema, recorded in `wfid_migrations`. Append only: never edit an applied entry.
+ * Each must stay readable by the previous release, since replicas upgrade one at a time.
+ */
+const MIGRATIONS = [
+  `CREATE TABLE wfid_executions (
+     execution_id text PRIMARY KEY, workflow_id text NOT NULL, metadata jsonb NOT NULL,
+     status text NOT NULL CHECK (status IN ('running', 'success', 'error', 'canceled', 'crashed')),
+     started_at bigint NOT NULL, deadline bigint NOT NULL, ended_at bigint);
+   CREATE INDEX wfid_executions_retention ON wfid_executions ((coalesce(ended_at, deadline)));
+   CREATE TABLE wfid_request_tokens (
+     token_id text PRIMARY KEY, execution_id text NOT NULL, secret_hash bytea NOT NULL);
+   CREATE INDEX wfid_request_tokens_execution ON wfid_request_tokens (execution_id);
+   CREATE TABLE wfid_key_states (kid text PRIMARY KEY, record jsonb NOT NULL);
+   CREATE TABLE wfid_leases (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL);`,
+];
+
+/** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
+const MIGRATION_LOCK = 0x77666964;
+const COLLECT_BATCH = 1000;
+const EXECUTION_COLUMNS =
+  'execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at';
+
+/** Named statements: pg prepares each once per pooled connection. */
+const SQL = {
+  insert: `INSERT INTO wfid_executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7) ON CONFLICT (execution_id) DO NOTHING`,
+  get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE execution_id = $1`,
+  end: `UPDATE wfid_executions SET status = $2, ended_at = $3 WHERE execution_id = $1 AND status = 'running'
+        RETURNING ${EXECUTION_COLUMNS}`,
+  addToken: 'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
+  getToken: 'SELECT execution_id, secret_hash FROM wfid_request_tokens WHERE token_id = $1',
+  // One statement deletes a batch of executions and their tokens atomically.
+  collect: `WITH gone AS (
+              DELETE FROM wfid_executions WHERE execution_id IN (
+                SELECT execution_id FROM wfid_executions WHERE coalesce(ended_at, deadline) < $1 LIMIT ${COLLECT_BATCH})
+              RETURNING execution_id),
+            tokens AS (DELETE FROM wfid_request_tokens WHERE execution_id IN (SELECT execution_id FROM gone))
+            SELECT count(*)::int AS deleted FROM gone`,
+  listKeys: 'SELECT record FROM wfid_key_states ORDER BY kid',
+  putKey: `INSERT INTO wfid_key_states (kid, record) VALUES ($1, $2::jsonb)
+           ON CONFLICT (kid) DO UPDATE SET record = excluded.record`,
+  // The database clock decides expiry, so replicas with skewed clocks agree on who holds a lease.
+  takeLease: `INSERT INTO wfid_leases (name, holder, until)
+              VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+              WHERE wfid_leases.holder = excluded.holder OR wfid_leases.until <= clock_timestamp()`,
+  releaseLease: 'DELETE FROM wfid_leases WHERE name = $1 AND holder = $2',
+} as const;
+
+export interface PostgresStoreOptions {
+  logger?: StoreLogger;
+  /** Connections per replica (default 10). */
+  poolSize?: number;
+  /** Bound on opening a connection or waiting for a free one (default 2000 ms). */
+  connectTimeoutMs?: number;
+  /** Server-side statement_timeout; the client gives up 1 s later (default 3000 ms). */
+  statementTimeoutMs?: number;
+}
+
+/**
+ * Shared store for several replicas (`postgres://…`). Every commit is durable before a
+ * method resolves as long as the server keeps its defaults (`fsync = on`,
+ * `synchronous_commit = on`); open() warns when it sees them turned off.
+ */
+export class PostgresStore implements ExecutionStore {
+  readonly kind = 'postgres';
+  readonly keyStates: KeyStateStore;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly DatabaseError: typeof PgDatabaseError,
+  ) {
+    this.keyStates = {
+      listKeyStates: async () => (await this.run<{ record: KeyStateRecord }>('listKeys', [])).rows.map((r) => r.record),
+      putKeyState: async (record) => void (await this.run('putKey', [record.kid, JSON.stringify(record)])),
+      acquireLease: async (name, holder, ttlMs) => (await this.run('takeLease', [name, holder, ttlMs])).rowCount! > 0,
+      releaseLease: async (name, holder) => void (await this.run('releaseLease', [name, holder])),
+    };
+  }
+
+  /** Connects, runs pending migrations under an advisory lock, and checks durability settings. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const pg = await importDriver<typeof import('pg')>('postgres', 'pg');
+    const statementTimeout = options.statementTimeoutMs ?? 3000;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+      statement_timeout: statementTimeout,
+      // Bounds a request even when the server hangs without closing the connection.
+      query_timeout: statementTimeout + 1000,
+      idle_in_transaction_session_timeout: 10_000,
+      keepAlive: true,
+      application_name: 'wfid',
+    });
+    // A pooled idle connection dropped by the server emits here; without a listener it would
+    // crash the process. The pool discards it and connects afresh on the next request.
+    pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'postgres store: connection lost'));
+    const store = new PostgresStore(pool, pg.DatabaseError);
+    try {
+      await store.migrate();
+      await store.checkDurability(options.logger);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err instanceof WfidError
+        ? err
+        : new WfidError('ERR_STORE_UNAVAILABLE', `cannot open postgres store ${redactUrl(url)}`, { cause: err });
+    }
+    return store;
+  }
+
+  async insertExecution(record: ExecutionRecord) {
+    const row = toRow(record);
+    const values = [row.execution_id, row.workflow_id, row.metadata, row.status, row.started_at, row.deadline, row.ended_at];
+    const inserted = (await this.run('insert', values)).rowCount! > 0;
+    return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };
+  }
+
+  async getExecution(executionId: string) {
+    const row = (await this.run<ExecutionRow>('get', [executionId])).rows[0];
+    return row && fromRow(row);
+  }
+
+  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
+    // Autocommit: the UPDATE is flushed to the WAL before the answer arrives.
+    const row = (await this.run<ExecutionRow>('end', [executionId, status, endedAt])).rows[0];
+    // Not running (or unknown): a fresh read sees whichever end committed first.
+    return row ? fromRow(row) : this.getExecution(executionId);
+  }
+
+  async addRequestToken(tokenId: string, token: StoredRequestToken) {
+    await this.run('addToken', [tokenId, token.executionId, token.secretHash]);
+  }
+
+  async getRequestToken(tokenId: string) {
+    const row = (await this.run<{ execution_id: string; secret_hash: Buffer }>('getToken', [tokenId])).rows[0];
+    return row && { executionId: row.execution_id, secretHash: row.secret_hash };
+  }
+
+  async collectExecutions(before: number) {
+    let total = 0;
+    for (;;) {
+      const deleted = (await this.run<{ deleted: number }>('collect', [before])).rows[0]!.deleted;
+      total += deleted;
+      if (deleted < COLLECT_BATCH) return total;
+    }
+  }
+
+  async ping() {
+    await this.guard(() => this.pool.query('SELECT 1'));
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+
+  private run<R extends QueryResultRow = QueryResultRow>(name: keyof typeof SQL, values: unknown[]) {
+    return this.guard(() => this.pool.query<R>({ name: `wfid_${name}`, text: SQL[name], values }));
+  }
+
+  /**
+   * Lost connections, timeouts, shutdowns, failover to a read-only standby: the store is
+   * unavailable (503 with Retry-After). Other SQL errors are bugs and propagate as they are.
+   */
+  private async guard<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (err) {
+      if (err instanceof this.DatabaseError && !isTransient(err.code)) throw err;
+      throw storeUnavailable('postgres', err);
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.guard(() => this.pool.connect());
+    let broken: Error | undefined;
+    try {
+      // Another replica may hold the lock while it migrates: wait longer than a request would.
+      await client.query("SET statement_timeout = '60s'");
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS wfid_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const { rows } = await client.query<{ version: number }>(
+        'SELECT coalesce(max(version), 0)::int AS version FROM wfid_migrations',
+      );
+      for (let version = rows[0]!.version + 1; version <= MIGRATIONS.length; version++) {
+        await inTransaction(client, async () => {
+          await client.query(MIGRATIONS[version - 1]!);
+          await client.query('INSERT INTO wfid_migrations (version) VALUES ($1)', [version]);
+        });
+      }
+    } catch (err) {
+      broken = err as Error;
+      throw this.DatabaseError && err instanceof this.DatabaseError && !isTransient(err.code)
+        ? new WfidError('ERR_STORE_UNAVAILABLE', `postgres store migration failed: ${err.message}`, { cause: err })
+        : storeUnavailable('postgres', err);
+    } finally {
+      // Destroy the session rather than pool it: that releases the advisory lock and its settings.
+      client.release(broken ?? true);
+    }
+  }
+
+  private async checkDurability(logger: StoreLogger | undefined): Promise<void> {
+    const { rows } = await this.guard(() =>
+      this.pool.query<{ fsync: string; sync: string }>(
+        "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sync",
+      ),
+    );
+    const { fsync, sync } = rows[0]!;
+    if (fsync !== 'on' || sync === 'off') {
+      logger?.warn(
+        { fsync, synchronous_commit: sync },
+        'postgres store: fsync or synchronous_commit is off, so an end of execution answered 200 may be lost in a crash',
+      );
+    }
+  }
+}
+
+/**
+ * SQLSTATE classes that mean "try again later": 08 connection, 40 rollback (serialization,
+ * deadlock), 53 resources, 57 operator intervention (shutdown, statement timeout), 58 I/O;
+ * and 25006, a write on a read-only standby during failover.
+ */
+function isTransient(code: string | undefined): boolean {
+  return code === '25006' || ['08', '40', '53', '57', '58'].includes(code?.slice(0, 2) ?? '');
+}
+
+async function inTransaction(client: PoolClient, body: () => Promise<void>): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await body();
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { ExecutionRegistry } from '../executions/registry.js';
+import type { KeyRing } from '../keys/ring.js';
+import type { Metrics } from '../metrics.js';
+import type { TokenMinter } from '../tokens/mint.js';
+
+/** What the HTTP routes need from the issuer. */
+export interface ServerDeps {
+  config: Config;
+  ring: KeyRing;
+  registry: ExecutionRegistry;
+  minter: TokenMinter;
+  metrics: Metrics;
+  logger: Logger;
+  engineTokens: readonly string[];
+}

@@ -1,0 +1,107 @@
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { ExecutionRegistry } from './executions/registry.js';
+import type { ExecutionStore } from './executions/store.js';
+import { openStore } from './executions/stores/open.js';
+import type { ServerDeps } from './http/deps.js';
+import { resolveEngineTokens } from './http/engine-tokens.js';
+import { buildServer } from './http/server.js';
+import { openBackend } from './keys/open.js';
+import { describe, KeyRing } from './keys/ring.js';
+import { Metrics } from './metrics.js';
+import { TokenMinter } from './tokens/mint.js';
+
+/** Clock skew allowed to verifiers; retention and key retirement wait this much past expiry. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+export interface Issuer {
+  config: Config;
+  ring: KeyRing;
+  store: ExecutionStore;
+  registry: ExecutionRegistry;
+  minter: TokenMinter;
+  metrics: Metrics;
+  logger: Logger;
+  app: FastifyInstance;
+  /** Listens on config host/port and starts the background timers; resolves to the bound URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface IssuerOptions {
+  logger?: Logger;
+}
+
+/**
+ * Assembles an issuer from its config: key backend → key ring, store → execution registry,
+ * token minter, and the HTTP server. Nothing listens until `listen()`.
+ */
+export async function createIssuer(config: Config, options: IssuerOptions = {}): Promise<Issuer> {
+  const logger =
+    options.logger ?? pino({ level: config.log_level, redact: ['req.headers.authorization', '*.token', '*.pin'] });
+  await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
+  const metrics = new Metrics({ processMetrics: true });
+  const backend = await openBackend(config, logger);
+  const ring = new KeyRing(backend, { logger, metrics });
+  await ring.refresh();
+  const store = await openStore(config.store);
+  const registry = new ExecutionRegistry(store, {
+    maxDurationMs: config.executions.max_duration,
+    retentionMs: config.tokens.max_lifetime + CLOCK_SKEW_MS,
+  });
+  const minter = new TokenMinter({
+    ring,
+    issuer: config.issuer,
+    subjectTemplate: config.tokens.subject,
+    extraClaims: config.tokens.extra_claims,
+    lifetimeMs: config.tokens.lifetime,
+    maxLifetimeMs: config.tokens.max_lifetime,
+    allowedAudiences: config.tokens.audiences,
+    metrics,
+  });
+  const deps: ServerDeps = {
+    config,
+    ring,
+    registry,
+    minter,
+    metrics,
+    logger,
+    engineTokens: await resolveEngineTokens(config, logger),
+  };
+  const app = await buildServer(deps);
+  const timers: NodeJS.Timeout[] = [];
+
+  const every = (ms: number, task: () => Promise<unknown>, what: string) => {
+    const timer = setInterval(() => {
+      task().catch((err) => logger.warn({ err: describe(err) }, `${what} failed`));
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    config,
+    ring,
+    store,
+    registry,
+    minter,
+    metrics,
+    logger,
+    app,
+    async listen() {
+      const url = await app.listen({ host: config.host, port: config.port });
+      every(config.keys.refresh, () => ring.refresh(), 'key refresh');
+      every(config.executions.collect_every, () => registry.collect(), 'collecting ended executions');
+      logger.info({ url, issuer: config.issuer, backend: backend.kind, store: store.kind }, 'issuer listening');
+      return url;
+    },
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await app.close();
+      await ring.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { WfidError } from '../errors.js';
+import { type ExecutionRecord, isRunning } from '../executions/execution.js';
+import { base64url } from '../jws/base64url.js';
+import type { KeyRing } from '../keys/ring.js';
+import type { Metrics } from '../metrics.js';
+import { compileSubject, executionClaims } from './claims.js';
+
+/** `nbf` sits this far before `iat` so verifiers whose clocks run a little behind accept the token. */
+const NOT_BEFORE_SKEW_S = 5;
+const MAX_AUDIENCES = 10;
+const MAX_AUDIENCE_LENGTH = 512;
+
+export interface MinterOptions {
+  ring: KeyRing;
+  issuer: string;
+  subjectTemplate: string;
+  extraClaims: readonly string[];
+  lifetimeMs: number;
+  maxLifetimeMs: number;
+  /** When set, only these audiences may be requested. */
+  allowedAudiences?: readonly string[];
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+export interface MintRequest {
+  audience: unknown;
+  lifetimeS?: unknown;
+}
+
+export interface MintedToken {
+  value: string;
+  expiresAt: number;
+  jti: string;
+}
+
+/** Mints identity tokens for running executions: claims, lifetime, audience, then one signature. */
+export class TokenMinter {
+  private readonly subject: (claims: Record<string, unknown>) => string;
+  private readonly allowed?: Set<string>;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MinterOptions) {
+    this.subject = compileSubject(options.subjectTemplate, options.extraClaims);
+    this.allowed = options.allowedAudiences && new Set(options.allowedAudiences);
+    this.now = options.now ?? Date.now;
+  }
+
+  async mint(execution: ExecutionRecord, request: MintRequest): Promise<MintedToken> {
+    const now = this.now();
+    if (!isRunning(execution, now)) {
+      throw new WfidError('ERR_EXECUTION_ENDED', `execution ${execution.executionId} is not running`);
+    }
+    const audience = this.audience(request.audience);
+    const iat = Math.floor(now / 1000);
+    // The token never outlives the execution's deadline, nor the configured cap.
+    const lifetimeMs = Math.min(this.lifetime(request.lifetimeS), this.options.maxLifetimeMs, execution.deadline - now);
+    const exp = Math.floor((now + lifetimeMs) / 1000);
+    if (exp <= iat) throw new WfidError('ERR_EXECUTION_ENDED', `execution ${execution.executionId} reaches its deadline now`);
+    const claims = executionClaims(execution);
+    const jti = randomUUID();
+    const payload = {
+      iss: this.options.issuer,
+      sub: this.subject(claims),
+      aud: audience,
+      iat,
+      nbf: iat - NOT_BEFORE_SKEW_S,
+      exp,
+      jti,
+      ...claims,
+    };
+    const ring = this.options.ring;
+    const key = ring.signingKey();
+    const signingInput = `${key.encodedHeader}.${base64url(JSON.stringify(payload))}`;
+    const signature = await ring.sign(Buffer.from(signingInput, 'latin1'), key);
+    this.options.metrics?.tokensMinted.inc({ backend: ring.backend.kind, alg: key.backendKey.alg });
+    return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti };
+  }
+
+  private audience(value: unknown): string | string[] {
+    const list = typeof value === 'string' ? [value] : value;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      list.length > MAX_AUDIENCES ||
+      !list.every((item) => typeof item === 'string' && item.length > 0 && item.length <= MAX_AUDIENCE_LENGTH)
+    ) {
+      throw new WfidError('ERR_INVALID_REQUEST', `audience: a non-empty string or an array of up to ${MAX_AUDIENCES} such strings`);
+    }
+    const refused = this.allowed && list.find((item) => !this.allowed!.has(item));
+    if (refused) throw new WfidError('ERR_INVALID_REQUEST', `audience "${refused}" is not allowed by tokens.audiences`);
+    return typeof value === 'string' ? value : list;
+  }
+
+  private lifetime(value: unknown): number {
+    if (value === undefined || value === null) return this.options.lifetimeMs;
+    const seconds = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1) {
+      throw new WfidError('ERR_INVALID_REQUEST', 'lifetime_s: a positive whole number of seconds');
+    }
+    return seconds * 1000;
+  }
+}

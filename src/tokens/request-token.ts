@@ -1,0 +1,41 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Request tokens let a running execution ask for identity tokens. Format:
+ * `wfr_` + 16 chars of public token id + 43 chars of 256-bit secret (base64url).
+ * The id finds the stored record; only a SHA-256 of the secret is stored, and it is compared
+ * in constant time. The prefix lets secret scanners recognise a leaked one.
+ */
+const PREFIX = 'wfr_';
+const ID_LENGTH = 16;
+const SECRET_LENGTH = 43;
+
+export interface NewRequestToken {
+  token: string;
+  tokenId: string;
+  secretHash: Buffer;
+}
+
+export function newRequestToken(): NewRequestToken {
+  const tokenId = randomBytes(12).toString('base64url');
+  const secret = randomBytes(32).toString('base64url');
+  return { token: `${PREFIX}${tokenId}${secret}`, tokenId, secretHash: hashSecret(secret) };
+}
+
+export function parseRequestToken(token: string): { tokenId: string; secret: string } | null {
+  if (token.length !== PREFIX.length + ID_LENGTH + SECRET_LENGTH || !token.startsWith(PREFIX)) return null;
+  if (!/^[A-Za-z0-9_-]+$/.test(token.slice(PREFIX.length))) return null;
+  return {
+    tokenId: token.slice(PREFIX.length, PREFIX.length + ID_LENGTH),
+    secret: token.slice(PREFIX.length + ID_LENGTH),
+  };
+}
+
+export function secretMatches(secret: string, storedHash: Uint8Array): boolean {
+  const hash = hashSecret(secret);
+  return storedHash.length === hash.length && timingSafeEqual(hash, storedHash);
+}
+
+function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}

@@ -1,0 +1,80 @@
+/**
+ * Why a token was refused (or could not be checked). A closed union, so `switch (err.code)`
+ * narrows and callers never have to match message text.
+ */
+export type VerificationErrorCode =
+  /** Not a compact JWS with JSON header and payload, no `kid`, or a `crit` header. */
+  | 'ERR_JWT_MALFORMED'
+  /** `alg` outside the allowlist, different from the JWK's `alg`, or unfit for the key type. */
+  | 'ERR_JWS_ALG_NOT_ALLOWED'
+  /** No key with the token's `kid` in the issuer's JWKS, even after a refetch. */
+  | 'ERR_JWKS_NO_MATCHING_KEY'
+  | 'ERR_JWS_SIGNATURE_INVALID'
+  | 'ERR_JWT_EXPIRED'
+  | 'ERR_JWT_NOT_YET_VALID'
+  /** A claim (or the `typ` header) has the wrong value or type; see `claim`. */
+  | 'ERR_JWT_CLAIM_INVALID'
+  /** The issuer reports the token inactive or its execution no longer running. */
+  | 'ERR_EXECUTION_NOT_RUNNING'
+  | 'ERR_DISCOVERY_FAILED'
+  | 'ERR_JWKS_FETCH_FAILED'
+  | 'ERR_INTROSPECTION_FAILED';
+
+/**
+ * The one error `verify` rejects with. Messages never contain the token; the underlying
+ * network or parse error, if any, is kept as `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await verifier.verify(token);
+ * } catch (err) {
+ *   if (err instanceof JwtVerificationError && err.code === 'ERR_JWT_EXPIRED') return reply(401);
+ *   throw err;
+ * }
+ * ```
+ */
+export class JwtVerificationError extends Error {
+  readonly code: VerificationErrorCode;
+  /** For ERR_JWT_CLAIM_INVALID (and expiry checks): the claim or header that failed. */
+  readonly claim?: string;
+
+  constructor(
+    code: VerificationErrorCode,
+    message: string,
+    options?: { cause?: unknown; claim?: string },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'JwtVerificationError';
+    this.code = code;
+    if (options?.claim !== undefined) this.claim = options.claim;
+  }
+
+  /**
+   * Whether the fault lies with the issuer or the network rather than the token: worth a
+   * retry later, and a 503 rather than a 401 for whoever presented the token.
+   */
+  get unavailable(): boolean {
+    return (
+      this.code === 'ERR_DISCOVERY_FAILED' ||
+      this.code === 'ERR_JWKS_FETCH_FAILED' ||
+      this.code === 'ERR_INTROSPECTION_FAILED'
+    );
+  }
+}
+
+/**
+ * Narrows `err` to a {@link JwtVerificationError}, optionally of one code.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify(token).catch((err) => err);
+ * if (isJwtVerificationError(result, 'ERR_EXECUTION_NOT_RUNNING')) console.log('execution ended');
+ * ```
+ */
+export function isJwtVerificationError(
+  err: unknown,
+  code?: VerificationErrorCode,
+): err is JwtVerificationError {
+  return err instanceof JwtVerificationError && (code === undefined || err.code === code);
+}
