@@ -8,8 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+/** tsx by absolute URL: the issuer runs with its data dir as cwd, where `tsx` would not resolve. */
+const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 export interface StartedExecution {
   execution_id: string;
@@ -74,7 +77,7 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
     WFID_LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve'], {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'serve'], {
     cwd: dataDir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
