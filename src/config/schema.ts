@@ -24,6 +24,7 @@ export const configSchema = z
         /** How often the backend is re-listed to see versions made or disabled outside. */
         refresh: duration.default(60_000),
       })
+      .strict()
       .prefault({}),
     alg: z.enum(JWS_ALGS).default('ES256'),
     /** `sqlite:<path>` (default `sqlite:<data_dir>/wfid.db`), `memory:`, `postgres://…`, `redis://…`. */
@@ -44,6 +45,7 @@ export const configSchema = z
         /** Engine-supplied claims that may appear in tokens (names only; values come per execution). */
         extra_claims: z.array(z.string().regex(CLAIM_NAME)).default([]),
       })
+      .strict()
       .prefault({}),
     executions: z
       .object({
@@ -52,8 +54,9 @@ export const configSchema = z
         /** How often ended executions past their retention are collected. */
         collect_every: duration.default(300_000),
       })
+      .strict()
       .prefault({}),
-    jwks: z.object({ max_age: duration.default(600_000) }).prefault({}),
+    jwks: z.object({ max_age: duration.default(600_000) }).strict().prefault({}),
     rotation: z
       .object({
         every: duration.optional(),
@@ -61,12 +64,14 @@ export const configSchema = z
         /** Disable retired versions in the backend (never destroys them). */
         disable_retired: flag.default(false),
       })
+      .strict()
       .prefault({}),
     http: z
       .object({
         body_limit: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
         trust_proxy: flag.default(false),
       })
+      .strict()
       .prefault({}),
     /** Backend sections; each backend owns its schema in backends/<name>/config.ts. */
     aws_kms: awsKmsConfig,

@@ -1,0 +1,92 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDuration } from '../../src/config/duration.js';
+import { envPaths, loadConfig } from '../../src/config/load.js';
+
+describe('config', () => {
+  it('runs on embedded defaults with no file and no env', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({
+      issuer: 'http://127.0.0.1:8080',
+      port: 8080,
+      keys: { uri: 'file://./data/keys', refresh: 60_000 },
+      store: 'sqlite:./data/wfid.db',
+      alg: 'ES256',
+      tokens: { lifetime: 600_000, max_lifetime: 3_600_000, subject: 'workflow:{workflow_id}', default_audience: 'http://127.0.0.1:8080' },
+      jwks: { max_age: 600_000 },
+      rotation: { prepublish: 86_400_000 },
+    });
+  });
+
+  it('maps every contract env name onto its key', () => {
+    const names = [...envPaths().keys()];
+    for (const name of [
+      'WFID_ISSUER', 'WFID_HOST', 'WFID_PORT', 'WFID_DATA_DIR', 'WFID_KEYS', 'WFID_ALG', 'WFID_STORE',
+      'WFID_ENGINE_TOKEN', 'WFID_TOKENS_LIFETIME', 'WFID_TOKENS_MAX_LIFETIME', 'WFID_TOKENS_SUBJECT',
+      'WFID_TOKENS_RATE_LIMIT', 'WFID_JWKS_MAX_AGE', 'WFID_ROTATION_EVERY', 'WFID_ROTATION_PREPUBLISH',
+    ]) {
+      expect(names).toContain(name);
+    }
+    const config = loadConfig({
+      env: {
+        WFID_KEYS: 'file:///var/lib/wfid/keys',
+        WFID_PORT: '9000',
+        WFID_TOKENS_MAX_LIFETIME: '2h',
+        WFID_ENGINE_TOKEN: 'one, two',
+        WFID_ROTATION_EVERY: '30d',
+        WFID_ROTATION_DISABLE_RETIRED: 'false',
+        WFID_DATA_DIR: '/srv/wfid',
+      },
+    });
+    expect(config.keys.uri).toBe('file:///var/lib/wfid/keys');
+    expect(config.port).toBe(9000);
+    expect(config.tokens.max_lifetime).toBe(7_200_000);
+    expect(config.engine_tokens).toEqual(['one', 'two']);
+    expect(config.rotation.every).toBe(30 * 86_400_000);
+    expect(config.rotation.disable_retired).toBe(false);
+    expect(config.store).toBe('sqlite:/srv/wfid/wfid.db');
+  });
+
+  it('reads YAML, lets env win, and names the key and its source in errors', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(file, 'issuer: https://id.example.com\nkeys: file://./k\ntokens:\n  lifetime: 5m\n');
+    expect(loadConfig({ file, env: { WFID_TOKENS_LIFETIME: '7m' } })).toMatchObject({
+      issuer: 'https://id.example.com',
+      keys: { uri: 'file://./k' },
+      tokens: { lifetime: 420_000 },
+    });
+    expect(() => loadConfig({ file, env: { WFID_TOKENS_LIFETIME: 'soon' } })).toThrow(/tokens\.lifetime \(WFID_TOKENS_LIFETIME\)/);
+    await writeFile(file, 'tokens:\n  lifetim: 5m\n');
+    expect(() => loadConfig({ file, env: {} })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() => loadConfig({ env: { WFID_TOKENS_LIFETIME: '2h' } })).toThrow(/tokens\.lifetime/);
+  });
+
+  it('refuses secrets written into the YAML file, but follows file: and env: references', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(file, 'engine_tokens: ["s3cret-literal"]\n');
+    const error = (() => {
+      try {
+        loadConfig({ file, env: {} });
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    expect(error).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(error!.message).not.toContain('s3cret-literal');
+    await writeFile(join(dir, 'token'), 'from-file\n', { mode: 0o600 });
+    await writeFile(file, `engine_tokens: ["file:${join(dir, 'token')}", "env:MY_TOKEN"]\n`);
+    expect(loadConfig({ file, env: { MY_TOKEN: 'from-env' } }).engine_tokens).toEqual(['from-file', 'from-env']);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('20s')).toBe(20_000);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('30d')).toBe(2_592_000_000);
+    expect(parseDuration('10')).toBeNull();
+    expect(parseDuration('ten minutes')).toBeNull();
+  });
+});
