@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ExecutionRegistry } from '../../src/executions/registry.js';
+import { MemoryStore } from '../../src/executions/stores/memory.js';
+
+describe('ExecutionRegistry', () => {
+  const make = () => {
+    let now = 1_000_000;
+    const registry = new ExecutionRegistry(new MemoryStore(), { maxDurationMs: 3_600_000, retentionMs: 600_000, now: () => now });
+    return { registry, advance: (ms: number) => (now += ms) };
+  };
+
+  it('authenticates request tokens of running executions only', async () => {
+    const { registry } = make();
+    const { requestToken, record } = await registry.start({ executionId: 'e', workflowId: 'w' });
+    expect((await registry.authenticate(requestToken)).executionId).toBe(record.executionId);
+    await registry.end('e', 'success');
+    await expect(registry.authenticate(requestToken)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+  });
+
+  it('gives executions a deadline from max_duration_s, capped by config; past it they count as ended', async () => {
+    const { registry, advance } = make();
+    const short = await registry.start({ executionId: 's', workflowId: 'w', maxDurationS: 30 });
+    expect(short.record.deadline - short.record.startedAt).toBe(30_000);
+    const long = await registry.start({ executionId: 'l', workflowId: 'w', maxDurationS: 999_999 });
+    expect(long.record.deadline - long.record.startedAt).toBe(3_600_000);
+    advance(31_000);
+    await expect(registry.authenticate(short.requestToken)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+    await expect(registry.authenticate(long.requestToken)).resolves.toBeDefined();
+  });
+
+  it('collects ended executions only after the retention', async () => {
+    const { registry, advance } = make();
+    await registry.start({ executionId: 'e', workflowId: 'w' });
+    await registry.end('e', 'success');
+    advance(599_000);
+    expect(await registry.collect()).toBe(0);
+    advance(2_000);
+    expect(await registry.collect()).toBe(1);
+    await expect(registry.get('e')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
+  it('refuses a forged request token for a real token id', async () => {
+    const { registry } = make();
+    const { requestToken } = await registry.start({ executionId: 'e', workflowId: 'w' });
+    const forged = requestToken.slice(0, 20) + 'A'.repeat(43);
+    await expect(registry.authenticate(forged)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+  });
+});

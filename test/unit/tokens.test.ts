@@ -1,0 +1,143 @@
+import { generateKeyPairSync } from 'node:crypto';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { ExecutionRecord } from '../../src/executions/execution.js';
+import { parseCompact, signLocal, verifySignature } from '../../src/jws/compact.js';
+import { KeyRing } from '../../src/keys/ring.js';
+import { compileSubject } from '../../src/tokens/claims.js';
+import { TokenMinter } from '../../src/tokens/mint.js';
+import { newRequestToken, parseRequestToken, secretMatches } from '../../src/tokens/request-token.js';
+import { MintRateLimit } from '../../src/http/rate-limit.js';
+
+const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+async function minter(overrides: Partial<ConstructorParameters<typeof TokenMinter>[0]> = {}) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ring = new KeyRing(
+    {
+      kind: 'test',
+      signsLocally: true,
+      listKeys: async () => [{ ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true }],
+      sign: async (_key, input) => signLocal('ES256', privateKey, input),
+    },
+    { logger: pino({ level: 'silent' }) },
+  );
+  await ring.refresh();
+  return {
+    publicKey,
+    minter: new TokenMinter({
+      ring,
+      issuer: 'https://id.example.com',
+      subjectTemplate: 'workflow:{workflow_id}',
+      extraClaims: ['team'],
+      lifetimeMs: 600_000,
+      maxLifetimeMs: 3_600_000,
+      now: () => NOW,
+      ...overrides,
+    }),
+  };
+}
+
+function record(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
+  return {
+    executionId: 'e-1',
+    workflowId: 'wf-1',
+    workflowName: 'Sync',
+    claims: { team: 'data' },
+    status: 'running',
+    startedAt: NOW - 1000,
+    deadline: NOW + 86_400_000,
+    ...overrides,
+  };
+}
+
+describe('TokenMinter', () => {
+  it('mints a compact JWS with the DESIGN claims, nbf before iat, and a fresh jti each time', async () => {
+    const { minter: m, publicKey } = await minter();
+    const first = await m.mint(record(), { audience: 'aud' });
+    const second = await m.mint(record(), { audience: 'aud' });
+    const parsed = parseCompact(first.value)!;
+    expect(verifySignature('ES256', publicKey, parsed.signingInput, parsed.signature)).toBe(true);
+    expect(parsed.header).toMatchObject({ alg: 'ES256', typ: 'JWT' });
+    const iat = NOW / 1000;
+    expect(parsed.payload).toMatchObject({
+      iss: 'https://id.example.com',
+      sub: 'workflow:wf-1',
+      aud: 'aud',
+      iat,
+      nbf: iat - 5,
+      exp: iat + 600,
+      execution_id: 'e-1',
+      workflow_id: 'wf-1',
+      workflow_name: 'Sync',
+      started_at: iat - 1,
+      team: 'data',
+    });
+    expect(parsed.payload.jti).not.toBe(parseCompact(second.value)!.payload.jti);
+    expect(first.expiresAt).toBe(iat + 600);
+  });
+
+  it('never lets a token outlive the execution deadline or the configured cap', async () => {
+    const { minter: m } = await minter();
+    const nearDeadline = await m.mint(record({ deadline: NOW + 90_000 }), { audience: 'a' });
+    expect(nearDeadline.expiresAt).toBe(NOW / 1000 + 90);
+    const capped = await m.mint(record(), { audience: 'a', lifetimeS: 86_400 });
+    expect(capped.expiresAt).toBe(NOW / 1000 + 3600);
+    const short = await m.mint(record(), { audience: 'a', lifetimeS: 60 });
+    expect(short.expiresAt).toBe(NOW / 1000 + 60);
+  });
+
+  it('mints only for running executions', async () => {
+    const { minter: m } = await minter();
+    await expect(m.mint(record({ status: 'success', endedAt: NOW }), { audience: 'a' })).rejects.toMatchObject({ code: 'ERR_EXECUTION_ENDED' });
+    await expect(m.mint(record({ deadline: NOW - 1 }), { audience: 'a' })).rejects.toMatchObject({ code: 'ERR_EXECUTION_ENDED' });
+  });
+
+  it('checks audiences against the allowlist and their shape', async () => {
+    const { minter: m } = await minter({ allowedAudiences: ['sts', 'vault'] });
+    await expect(m.mint(record(), { audience: 'sts' })).resolves.toBeDefined();
+    await expect(m.mint(record(), { audience: ['sts', 'other'] })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+    await expect(m.mint(record(), { audience: 42 })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+    await expect(m.mint(record(), { audience: 'sts', lifetimeS: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+  });
+});
+
+describe('subject template', () => {
+  it('renders claims into sub and refuses unknown claim names at start-up', () => {
+    const render = compileSubject('repo:{project_id}:wf:{workflow_id}:team:{team}', ['team']);
+    expect(render({ project_id: 'p', workflow_id: 'w', team: 't' })).toBe('repo:p:wf:w:team:t');
+    expect(() => compileSubject('workflow:{workflow}', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() => compileSubject('workflow:{jti}', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() => compileSubject('workflow:{workflow_id', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+  });
+});
+
+describe('request tokens', () => {
+  it('are 256-bit secrets stored only as a hash, matched in constant time', () => {
+    const { token, tokenId, secretHash } = newRequestToken();
+    expect(token).toMatch(/^wfr_[A-Za-z0-9_-]{59}$/);
+    expect(secretHash).toHaveLength(32);
+    const parsed = parseRequestToken(token)!;
+    expect(parsed.tokenId).toBe(tokenId);
+    expect(Buffer.from(parsed.secret, 'base64url')).toHaveLength(32);
+    expect(secretHash.toString('base64url')).not.toContain(parsed.secret);
+    expect(secretMatches(parsed.secret, secretHash)).toBe(true);
+    expect(secretMatches(`${parsed.secret.slice(0, -1)}A`, secretHash)).toBe(parsed.secret.endsWith('A'));
+    expect(parseRequestToken('wfr_short')).toBeNull();
+    expect(parseRequestToken(`xyz_${token.slice(4)}`)).toBeNull();
+  });
+});
+
+describe('mint rate limit', () => {
+  it('allows rate_limit tokens per minute per execution, then answers with Retry-After', () => {
+    let now = 0;
+    const limit = new MintRateLimit(2, () => now);
+    limit.take('a');
+    limit.take('a');
+    limit.take('b');
+    expect(() => limit.take('a')).toThrowError(expect.objectContaining({ code: 'ERR_RATE_LIMITED', retryAfter: 60 }));
+    now = 60_000;
+    expect(() => limit.take('a')).not.toThrow();
+    expect(() => new MintRateLimit(0).take('a')).not.toThrow();
+  });
+});
