@@ -17,7 +17,10 @@ export async function importDriver<T>(store: string, pkg: string): Promise<T> {
     return (await import(pkg)) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new WfidError('ERR_SDK_MISSING', `the ${store} store needs the package ${pkg}: npm install ${pkg}`);
+      throw new WfidError(
+        'ERR_SDK_MISSING',
+        `the ${store} store needs the package ${pkg}: npm install ${pkg}`,
+      );
     }
     throw err;
   }

@@ -1,7 +1,12 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
-import type { ExecutionStore, KeyStateRecord, KeyStateStore, StoredRequestToken } from '../store.js';
+import type {
+  ExecutionStore,
+  KeyStateRecord,
+  KeyStateStore,
+  StoredRequestToken,
+} from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
@@ -35,7 +40,8 @@ const SQL = {
   get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE execution_id = $1`,
   end: `UPDATE wfid_executions SET status = $2, ended_at = $3 WHERE execution_id = $1 AND status = 'running'
         RETURNING ${EXECUTION_COLUMNS}`,
-  addToken: 'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
+  addToken:
+    'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
   getToken: 'SELECT execution_id, secret_hash FROM wfid_request_tokens WHERE token_id = $1',
   // One statement deletes a batch of executions and their tokens atomically.
   collect: `WITH gone AS (
@@ -61,7 +67,7 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Bound on opening a connection or waiting for a free one (default 2000 ms). */
   connectTimeoutMs?: number;
-  /** Server-side statement_timeout; the client gives up 1 s later (default 3000 ms). */
+  /** Server-side statement_timeout; the client gives up 1 s later (default 2500 ms). */
   statementTimeoutMs?: number;
 }
 
@@ -79,9 +85,12 @@ export class PostgresStore implements ExecutionStore {
     private readonly DatabaseError: typeof PgDatabaseError,
   ) {
     this.keyStates = {
-      listKeyStates: async () => (await this.run<{ record: KeyStateRecord }>('listKeys', [])).rows.map((r) => r.record),
-      putKeyState: async (record) => void (await this.run('putKey', [record.kid, JSON.stringify(record)])),
-      acquireLease: async (name, holder, ttlMs) => (await this.run('takeLease', [name, holder, ttlMs])).rowCount! > 0,
+      listKeyStates: async () =>
+        (await this.run<{ record: KeyStateRecord }>('listKeys', [])).rows.map((r) => r.record),
+      putKeyState: async (record) =>
+        void (await this.run('putKey', [record.kid, JSON.stringify(record)])),
+      acquireLease: async (name, holder, ttlMs) =>
+        (await this.run('takeLease', [name, holder, ttlMs])).rowCount! > 0,
       releaseLease: async (name, holder) => void (await this.run('releaseLease', [name, holder])),
     };
   }
@@ -89,7 +98,7 @@ export class PostgresStore implements ExecutionStore {
   /** Connects, runs pending migrations under an advisory lock, and checks durability settings. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const pg = await importDriver<typeof import('pg')>('postgres', 'pg');
-    const statementTimeout = options.statementTimeoutMs ?? 3000;
+    const statementTimeout = options.statementTimeoutMs ?? 2500;
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
@@ -103,7 +112,9 @@ export class PostgresStore implements ExecutionStore {
     });
     // A pooled idle connection dropped by the server emits here; without a listener it would
     // crash the process. The pool discards it and connects afresh on the next request.
-    pool.on('error', (err) => options.logger?.warn({ err: err.message }, 'postgres store: connection lost'));
+    pool.on('error', (err) =>
+      options.logger?.warn({ err: err.message }, 'postgres store: connection lost'),
+    );
     const store = new PostgresStore(pool, pg.DatabaseError);
     try {
       await store.migrate();
@@ -112,14 +123,24 @@ export class PostgresStore implements ExecutionStore {
       await pool.end().catch(() => {});
       throw err instanceof WfidError
         ? err
-        : new WfidError('ERR_STORE_UNAVAILABLE', `cannot open postgres store ${redactUrl(url)}`, { cause: err });
+        : new WfidError('ERR_STORE_UNAVAILABLE', `cannot open postgres store ${redactUrl(url)}`, {
+            cause: err,
+          });
     }
     return store;
   }
 
   async insertExecution(record: ExecutionRecord) {
     const row = toRow(record);
-    const values = [row.execution_id, row.workflow_id, row.metadata, row.status, row.started_at, row.deadline, row.ended_at];
+    const values = [
+      row.execution_id,
+      row.workflow_id,
+      row.metadata,
+      row.status,
+      row.started_at,
+      row.deadline,
+      row.ended_at,
+    ];
     const inserted = (await this.run('insert', values)).rowCount! > 0;
     return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };
   }
@@ -141,7 +162,9 @@ export class PostgresStore implements ExecutionStore {
   }
 
   async getRequestToken(tokenId: string) {
-    const row = (await this.run<{ execution_id: string; secret_hash: Buffer }>('getToken', [tokenId])).rows[0];
+    const row = (
+      await this.run<{ execution_id: string; secret_hash: Buffer }>('getToken', [tokenId])
+    ).rows[0];
     return row && { executionId: row.execution_id, secretHash: row.secret_hash };
   }
 
@@ -162,7 +185,10 @@ export class PostgresStore implements ExecutionStore {
     await this.pool.end();
   }
 
-  private run<R extends QueryResultRow = QueryResultRow>(name: keyof typeof SQL, values: unknown[]) {
+  private run<R extends QueryResultRow = QueryResultRow>(
+    name: keyof typeof SQL,
+    values: unknown[],
+  ) {
     return this.guard(() => this.pool.query<R>({ name: `wfid_${name}`, text: SQL[name], values }));
   }
 
@@ -200,9 +226,17 @@ export class PostgresStore implements ExecutionStore {
       }
     } catch (err) {
       broken = err as Error;
-      throw this.DatabaseError && err instanceof this.DatabaseError && !isTransient(err.code)
-        ? new WfidError('ERR_STORE_UNAVAILABLE', `postgres store migration failed: ${err.message}`, { cause: err })
-        : storeUnavailable('postgres', err);
+      if (err instanceof this.DatabaseError && !isTransient(err.code)) {
+        // Typically a missing CREATE privilege: the operator has to fix the database grants.
+        throw new WfidError(
+          'ERR_CONFIG',
+          `store: postgres schema migration failed (${err.code}): ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      throw storeUnavailable('postgres', err);
     } finally {
       // Destroy the session rather than pool it: that releases the advisory lock and its settings.
       client.release(broken ?? true);

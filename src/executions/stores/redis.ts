@@ -1,0 +1,301 @@
+import type { Redis as RedisClient } from 'ioredis';
+import { WfidError } from '../../errors.js';
+import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type {
+  ExecutionStore,
+  KeyStateRecord,
+  KeyStateStore,
+  StoredRequestToken,
+} from '../store.js';
+import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
+import { type ExecutionRow, fromRow, toRow } from './rows.js';
+
+/**
+ * Key layout (all under `wfid:`; pick a database in the URL path to share a server):
+ *   wfid:exec:<id>            hash, the columns of ExecutionRow
+ *   wfid:exec:<id>:tokens     set of the execution's request token ids
+ *   wfid:rt:<token id>        hash {execution_id, secret_hash (hex)}
+ *   wfid:retention            sorted set of execution ids scored by ended_at, else deadline
+ *   wfid:key_states           hash kid -> KeyStateRecord JSON
+ *   wfid:lease:<name>         string holder, with the lease's TTL
+ * Scripts touch keys they build themselves, so this needs a single primary (standalone or
+ * Sentinel), not Redis Cluster.
+ */
+const PREFIX = 'wfid:';
+const RETENTION = `${PREFIX}retention`;
+const KEY_STATES = `${PREFIX}key_states`;
+const COLLECT_BATCH = 500;
+
+/** Each script runs atomically on the server, so two replicas never interleave inside one. */
+const SCRIPTS = {
+  // KEYS: exec, retention. ARGV: id, workflow_id, metadata, status, started_at, deadline, ended_at|'', score
+  wfidInsert: `
+    if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
+    redis.call('HSET', KEYS[1], 'execution_id', ARGV[1], 'workflow_id', ARGV[2], 'metadata', ARGV[3],
+      'status', ARGV[4], 'started_at', ARGV[5], 'deadline', ARGV[6])
+    if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ended_at', ARGV[7]) end
+    redis.call('ZADD', KEYS[2], ARGV[8], ARGV[1])
+    return {1, {}}`,
+  // KEYS: exec, retention. ARGV: status, ended_at, id. Ends only a running execution.
+  wfidEnd: `
+    if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+    if redis.call('HGET', KEYS[1], 'status') == 'running' then
+      redis.call('HSET', KEYS[1], 'status', ARGV[1], 'ended_at', ARGV[2])
+      redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    end
+    return redis.call('HGETALL', KEYS[1])`,
+  // KEYS: retention. ARGV: before (exclusive), batch size, prefix. Returns how many were deleted.
+  wfidCollect: `
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+    for _, id in ipairs(ids) do
+      local exec = ARGV[3] .. 'exec:' .. id
+      for _, token in ipairs(redis.call('SMEMBERS', exec .. ':tokens')) do
+        redis.call('DEL', ARGV[3] .. 'rt:' .. token)
+      end
+      redis.call('DEL', exec, exec .. ':tokens')
+      redis.call('ZREM', KEYS[1], id)
+    end
+    return #ids`,
+  // KEYS: lease. ARGV: holder, ttl ms. Takes a free lease (SET NX PX) or renews the holder's own.
+  wfidTakeLease: `
+    if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+    if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+    return 0`,
+  // KEYS: lease. ARGV: holder. Only the holder can release.
+  wfidReleaseLease: `
+    if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+    return 0`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Scripted = RedisClient &
+  Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+
+/** Server replies meaning "try again later"; any other reply error is a bug and propagates. */
+const TRANSIENT_REPLIES =
+  /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN|OOM|MISCONF|NOREPLICAS)\b/;
+
+export interface RedisStoreOptions {
+  logger?: StoreLogger;
+  /** Bound on connecting (default 2000 ms). */
+  connectTimeoutMs?: number;
+  /** Bound on one command (default 3000 ms). */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Shared store for several replicas (`redis://…`, `rediss://…` for TLS).
+ * Durability is the server's: an end of execution answered 200 survives a crash only with
+ * `appendonly yes` and `appendfsync always` (Redis fsyncs the AOF before it replies).
+ * open() checks both with CONFIG GET and warns, without failing, when they differ or cannot
+ * be read (managed services often forbid CONFIG). Replication is asynchronous: a failover
+ * may lose the last writes a primary acknowledged.
+ */
+export class RedisStore implements ExecutionStore {
+  readonly kind = 'redis';
+  readonly keyStates: KeyStateStore;
+
+  private constructor(
+    private readonly redis: Scripted,
+    private readonly ReplyError: new (...args: never[]) => Error,
+  ) {
+    this.keyStates = {
+      listKeyStates: () =>
+        this.guard(async () =>
+          (await this.redis.hvals(KEY_STATES)).map((json) => JSON.parse(json)),
+        ),
+      putKeyState: (record: KeyStateRecord) =>
+        this.guard(
+          async () => void (await this.redis.hset(KEY_STATES, record.kid, JSON.stringify(record))),
+        ),
+      acquireLease: (name, holder, ttlMs) =>
+        this.guard(
+          async () =>
+            (await this.redis.wfidTakeLease(leaseKey(name), holder, Math.max(1, ttlMs))) === 1,
+        ),
+      releaseLease: (name, holder) =>
+        this.guard(async () => void (await this.redis.wfidReleaseLease(leaseKey(name), holder))),
+    };
+  }
+
+  static async open(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const ioredis = await importDriver<typeof import('ioredis')>('redis', 'ioredis');
+    const logger = options.logger;
+    const redis = new ioredis.Redis(url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      commandTimeout: options.commandTimeoutMs ?? 3000,
+      // Fail fast while disconnected instead of queueing requests until the server returns.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // Keep reconnecting in the background forever, so the store recovers on its own.
+      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      // After a failover the old primary turns read-only: reconnect and resend.
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+    }) as Scripted;
+    for (const [name, lua] of Object.entries(SCRIPTS))
+      redis.defineCommand(name, { lua, numberOfKeys: keysOf(name) });
+    let healthy = true;
+    // ioredis emits an error per failed reconnect; log the loss once per outage.
+    redis.on('error', (err: Error) => {
+      if (healthy) logger?.warn({ err: err.message }, 'redis store: connection lost, reconnecting');
+      healthy = false;
+    });
+    redis.on('ready', () => {
+      healthy = true;
+    });
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw new WfidError('ERR_STORE_UNAVAILABLE', `cannot open redis store ${redactUrl(url)}`, {
+        cause: err,
+      });
+    }
+    await checkDurability(redis, logger);
+    return new RedisStore(redis, ioredis.ReplyError);
+  }
+
+  async insertExecution(record: ExecutionRecord) {
+    const row = toRow(record);
+    const [inserted, existing] = (await this.guard(() =>
+      this.redis.wfidInsert(
+        execKey(record.executionId),
+        RETENTION,
+        row.execution_id,
+        row.workflow_id,
+        row.metadata,
+        row.status,
+        row.started_at,
+        row.deadline,
+        row.ended_at ?? '',
+        record.endedAt ?? record.deadline,
+      ),
+    )) as [number, string[]];
+    return inserted === 1
+      ? { inserted: true, record }
+      : { inserted: false, record: fromHash(existing) };
+  }
+
+  async getExecution(executionId: string) {
+    const hash = await this.guard(() => this.redis.hgetall(execKey(executionId)));
+    return hash.execution_id === undefined ? undefined : fromRow(rowOf(hash));
+  }
+
+  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
+    const fields = (await this.guard(() =>
+      this.redis.wfidEnd(execKey(executionId), RETENTION, status, endedAt, executionId),
+    )) as string[] | null;
+    return fields ? fromHash(fields) : undefined;
+  }
+
+  async addRequestToken(tokenId: string, token: StoredRequestToken) {
+    await this.guard(async () => {
+      const results = await this.redis
+        .multi()
+        .hset(
+          `${PREFIX}rt:${tokenId}`,
+          'execution_id',
+          token.executionId,
+          'secret_hash',
+          token.secretHash.toString('hex'),
+        )
+        .sadd(`${execKey(token.executionId)}:tokens`, tokenId)
+        .exec();
+      const failed = results?.find(([err]) => err)?.[0];
+      if (failed) throw failed;
+    });
+  }
+
+  async getRequestToken(tokenId: string) {
+    const hash = await this.guard(() => this.redis.hgetall(`${PREFIX}rt:${tokenId}`));
+    if (hash.execution_id === undefined || hash.secret_hash === undefined) return undefined;
+    return { executionId: hash.execution_id, secretHash: Buffer.from(hash.secret_hash, 'hex') };
+  }
+
+  async collectExecutions(before: number) {
+    let total = 0;
+    for (;;) {
+      // Batches keep each script short: Redis runs nothing else while a script runs.
+      const deleted = (await this.guard(() =>
+        this.redis.wfidCollect(RETENTION, before, COLLECT_BATCH, PREFIX),
+      )) as number;
+      total += deleted;
+      if (deleted < COLLECT_BATCH) return total;
+    }
+  }
+
+  async ping() {
+    await this.guard(() => this.redis.ping());
+  }
+
+  async close() {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Connection loss, timeouts, a loading or read-only server: 503 with Retry-After. */
+  private async guard<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      if (err instanceof this.ReplyError && !TRANSIENT_REPLIES.test(err.message)) throw err;
+      throw storeUnavailable('redis', err);
+    }
+  }
+}
+
+async function checkDurability(redis: RedisClient, logger: StoreLogger | undefined): Promise<void> {
+  let settings: Record<string, string>;
+  try {
+    const [appendonly, appendfsync] = await Promise.all(
+      ['appendonly', 'appendfsync'].map(
+        async (name) => ((await redis.config('GET', name)) as string[])[1] ?? '?',
+      ),
+    );
+    settings = { appendonly: appendonly!, appendfsync: appendfsync! };
+  } catch (err) {
+    logger?.warn(
+      { err: (err as Error).message },
+      'redis store: cannot read appendonly/appendfsync (CONFIG not allowed?); make sure the server runs with appendonly yes and appendfsync always, or an end of execution answered 200 may be lost in a crash',
+    );
+    return;
+  }
+  if (settings.appendonly !== 'yes' || settings.appendfsync !== 'always') {
+    logger?.warn(
+      settings,
+      'redis store: the server needs appendonly yes and appendfsync always, or an end of execution answered 200 may be lost in a crash',
+    );
+  }
+}
+
+function keysOf(script: string): number {
+  return script === 'wfidInsert' || script === 'wfidEnd' ? 2 : 1;
+}
+
+function execKey(executionId: string): string {
+  return `${PREFIX}exec:${executionId}`;
+}
+
+function leaseKey(name: string): string {
+  return `${PREFIX}lease:${name}`;
+}
+
+/** A flat [field, value, …] reply (HGETALL inside a script) as a record. */
+function fromHash(fields: string[]): ExecutionRecord {
+  const hash: Record<string, string> = {};
+  for (let index = 0; index + 1 < fields.length; index += 2)
+    hash[fields[index]!] = fields[index + 1]!;
+  return fromRow(rowOf(hash));
+}
+
+function rowOf(hash: Record<string, string>): ExecutionRow {
+  return {
+    execution_id: hash.execution_id!,
+    workflow_id: hash.workflow_id!,
+    metadata: hash.metadata!,
+    status: hash.status as ExecutionRow['status'],
+    started_at: hash.started_at!,
+    deadline: hash.deadline!,
+    ended_at: hash.ended_at ?? null,
+  };
+}
