@@ -61,9 +61,13 @@ export function checkClaims(
     if (!isNumericDate(iat)) invalid('iat', 'must be a NumericDate');
     // Issued in the future beyond the skew: a broken issuer clock, or a forged long-lived token.
     if ((iat as number) > now + rules.clockTolerance) {
-      throw new JwtVerificationError('ERR_JWT_NOT_YET_VALID', 'the token was issued in the future', {
-        claim: 'iat',
-      });
+      throw new JwtVerificationError(
+        'ERR_JWT_NOT_YET_VALID',
+        'the token was issued in the future',
+        {
+          claim: 'iat',
+        },
+      );
     }
   }
   return payload as TokenClaims;
@@ -74,7 +78,8 @@ function checkAudience(aud: unknown, audiences: ReadonlySet<string>): void {
     if (!audiences.has(aud)) invalid('aud', 'names none of the accepted audiences');
     return;
   }
-  if (!Array.isArray(aud) || aud.length === 0) invalid('aud', 'must be a string or an array of them');
+  if (!Array.isArray(aud) || aud.length === 0)
+    invalid('aud', 'must be a string or an array of them');
   let match = false;
   for (const item of aud as unknown[]) {
     if (typeof item !== 'string') invalid('aud', 'must be a string or an array of them');

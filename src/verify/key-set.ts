@@ -61,14 +61,20 @@ export class IssuerKeySet {
   /** The key for `kid`, refetching the JWKS when stale, or once per cooldown when the kid is unknown. */
   async resolve(kid: string): Promise<IssuerKey> {
     const now = this.settings.now();
-    if (now >= this.expiresAt) {
+    if (this.inflight) {
+      // A fetch is under way (perhaps for this very kid): its result is what we need.
+      await this.inflight;
+    } else if (now >= this.expiresAt) {
       await this.reload();
     } else if (!this.keys.has(kid) && now - this.attemptedAt >= this.settings.jwksCooldownMs) {
       await this.reload();
     }
     const key = this.keys.get(kid);
     if (!key) {
-      throw new JwtVerificationError('ERR_JWKS_NO_MATCHING_KEY', 'no key in the JWKS has the kid of the token');
+      throw new JwtVerificationError(
+        'ERR_JWKS_NO_MATCHING_KEY',
+        'no key in the JWKS has the kid of the token',
+      );
     }
     return key;
   }

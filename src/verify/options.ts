@@ -114,6 +114,7 @@ function seconds(name: string, value: unknown, fallback: number, max: number): n
 }
 
 function checkFunction(name: string, value: unknown): unknown {
-  if (typeof value !== 'function') throw new TypeError(`createVerifier: ${name} must be a function`);
+  if (typeof value !== 'function')
+    throw new TypeError(`createVerifier: ${name} must be a function`);
   return value;
 }
