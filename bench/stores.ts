@@ -57,6 +57,7 @@ export async function benchStores(): Promise<Record<string, number>> {
       const lookup = async (index: number) => {
         const token = await store.getRequestToken(tokenIds[index % tokenIds.length]!);
         await store.getExecution(token!.executionId);
+        return undefined; // run() times it
       };
       await run(lookup, 500, 1); // warm up connections and prepared statements
 
@@ -116,7 +117,7 @@ async function seed(store: ExecutionStore): Promise<string[]> {
  * the op itself returns as its duration).
  */
 async function run(
-  op: (index: number) => Promise<number | void>,
+  op: (index: number) => Promise<number | undefined>,
   count: number,
   inFlight: number,
 ): Promise<number[]> {
