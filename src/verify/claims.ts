@@ -5,6 +5,12 @@ import { JwtVerificationError } from './errors.js';
  * the workflow claims (`execution_id`, `workflow_id`, `workflow_name`, `project_id`, `owner`,
  * `environment`, ...) are as the issuer signed them, typed `unknown` because the verifier
  * does not vouch for their shape.
+ *
+ * @example
+ * ```ts
+ * const { payload }: { payload: TokenClaims } = await verifier.verify(token);
+ * if (payload.workflow_id !== 'wf-deploy') throw new Error('not the deploy workflow');
+ * ```
  */
 export interface TokenClaims {
   iss: string;

@@ -1,6 +1,13 @@
 /**
  * Why a token was refused (or could not be checked). A closed union, so `switch (err.code)`
  * narrows and callers never have to match message text.
+ *
+ * @example
+ * ```ts
+ * function statusFor(code: VerificationErrorCode): number {
+ *   return code === 'ERR_JWKS_FETCH_FAILED' || code === 'ERR_DISCOVERY_FAILED' ? 503 : 401;
+ * }
+ * ```
  */
 export type VerificationErrorCode =
   /** Not a compact JWS with JSON header and payload, no `kid`, or a `crit` header. */

@@ -1,6 +1,18 @@
 import { isJwsAlg, type JwsAlg } from '../jws/algorithms.js';
 
-/** Options of {@link createVerifier}. Durations are in seconds; `now` returns milliseconds. */
+/**
+ * Options of {@link createVerifier}. Durations are in seconds; `now` returns milliseconds.
+ *
+ * @example
+ * ```ts
+ * const options: VerifierOptions = {
+ *   issuer: 'https://wfid.example.com',
+ *   audience: ['https://deploy.example.com', 'sts.amazonaws.com'],
+ *   algorithms: ['ES256'],
+ *   clockTolerance: 10,
+ * };
+ * ```
+ */
 export interface VerifierOptions {
   /** The issuer URL, exactly as in the tokens' `iss` and in the discovery document. */
   issuer: string;

@@ -8,7 +8,15 @@ import { ExecutionStatusCheck } from './introspection.js';
 import { IssuerKeySet } from './key-set.js';
 import { resolveOptions, type VerifierOptions } from './options.js';
 
-/** The protected header of a verified token. */
+/**
+ * The protected header of a verified token; `alg` is one of the allowed algorithms.
+ *
+ * @example
+ * ```ts
+ * const { header } = await verifier.verify(token);
+ * console.log(`signed with ${header.alg} key ${header.kid}`);
+ * ```
+ */
 export interface VerifiedHeader {
   alg: JwsAlg;
   kid: string;
@@ -19,11 +27,29 @@ export interface VerifiedHeader {
 /** Distinct headers remembered; a real issuer has a handful (one per published key). */
 const MAX_CACHED_HEADERS = 64;
 
+/**
+ * What `verify` resolves with: the checked claims and the protected header.
+ *
+ * @example
+ * ```ts
+ * const { payload, header }: VerifiedToken = await verifier.verify(token);
+ * ```
+ */
 export interface VerifiedToken {
   payload: TokenClaims;
   header: VerifiedHeader;
 }
 
+/**
+ * A verifier bound to one issuer and audience set, made by {@link createVerifier}. Create one
+ * per process and reuse it: it holds the JWKS cache.
+ *
+ * @example
+ * ```ts
+ * const verifier: Verifier = createVerifier({ issuer, audience: 'my-service' });
+ * const { payload } = await verifier.verify(token);
+ * ```
+ */
 export interface Verifier {
   readonly issuer: string;
   /**

@@ -345,6 +345,41 @@ describe('createVerifier: claims', () => {
   });
 });
 
+describe('createVerifier: JWKS contents', () => {
+  it('ignores encryption, symmetric and unparsable keys, even under a matching kid', async () => {
+    const enc = makeKey('ES256');
+    const oct = makeKey('ES256');
+    const junk = makeKey('ES256');
+    issuer.keys = [
+      { ...enc.jwk, use: 'enc' as 'sig' },
+      {
+        kty: 'oct',
+        kid: oct.jwk.kid,
+        k: base64url(oct.publicKey.export({ format: 'der', type: 'spki' })),
+      } as unknown as PublicJwk,
+      { ...junk.jwk, x: 'AAAA' },
+      ec.jwk,
+    ];
+    const verifier = verifierFor();
+    for (const key of [enc, oct, junk])
+      await expectCode(await sign(key), 'ERR_JWKS_NO_MATCHING_KEY', verifier);
+    await verifier.verify(await sign(ec));
+  });
+
+  it('goes through the fetch it is given', async () => {
+    const seen: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      seen.push(String(input));
+      return fetch(input, init);
+    };
+    await verifierFor({ fetch: counting }).verify(await sign(ec));
+    expect(seen).toEqual([
+      `${issuer.url}/.well-known/openid-configuration`,
+      `${issuer.url}/.well-known/jwks.json`,
+    ]);
+  });
+});
+
 describe('createVerifier: JWKS cache', () => {
   it('refetches once on an unknown kid, then not again within the cooldown', async () => {
     const verifier = verifierFor({ jwksCooldown: 30 });

@@ -1,0 +1,149 @@
+/**
+ * Verifier hot path vs raw ES256 `crypto.verify` over the same signing input (issue 2, item 11:
+ * target ratio >= 0.75). The verifier runs against a real local HTTP issuer, with the JWKS
+ * cache warmed once; what is measured is everything a relying party pays per token after that:
+ * parsing, header and key checks, the signature, the claims, and the promise.
+ */
+import { verify as cryptoVerify, generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { encodeHeader, signCompact, signLocal } from '../src/jws/compact.js';
+import { toPublicJwk } from '../src/jws/jwk.js';
+import { createVerifier } from '../src/verify/index.js';
+
+export interface VerifyBenchResult {
+  verifierPerSec: number;
+  rawVerifyPerSec: number;
+  /** Median over rounds of verifier/raw, each round measuring both back to back. */
+  ratio: number;
+}
+
+export interface VerifyBenchOptions {
+  rounds?: number;
+  /** Duration of each side of a round, in milliseconds. */
+  roundMs?: number;
+}
+
+const BATCH = 200;
+const AUDIENCE = 'https://deploy.example.com';
+
+export async function benchVerify(options: VerifyBenchOptions = {}): Promise<VerifyBenchResult> {
+  const rounds = options.rounds ?? 7;
+  const roundMs = options.roundMs ?? 400;
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = toPublicJwk(publicKey, 'ES256');
+
+  const server = createServer((req, res) => {
+    const body =
+      req.url === '/.well-known/openid-configuration'
+        ? { issuer, jwks_uri: `${issuer}/.well-known/jwks.json` }
+        : { keys: [jwk] };
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  try {
+    const token = await signCompact(
+      encodeHeader({ alg: 'ES256', kid: jwk.kid, typ: 'JWT' }),
+      fullClaims(issuer),
+      async (input) => signLocal('ES256', privateKey, input),
+    );
+    const signingInput = Buffer.from(token.slice(0, token.lastIndexOf('.')), 'ascii');
+    const signature = Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url');
+    const verifier = createVerifier({ issuer, audience: AUDIENCE });
+    await verifier.verify(token); // warms discovery, the JWKS and the imported key
+
+    const viaVerifier = async (): Promise<number> => {
+      let ops = 0;
+      const start = performance.now();
+      const end = start + roundMs;
+      while (performance.now() < end) {
+        for (let i = 0; i < BATCH; i++) await verifier.verify(token);
+        ops += BATCH;
+      }
+      return (ops * 1000) / (performance.now() - start);
+    };
+    const raw = (): number => {
+      let ops = 0;
+      const start = performance.now();
+      const end = start + roundMs;
+      const key = { key: publicKey, dsaEncoding: 'ieee-p1363' as const };
+      while (performance.now() < end) {
+        for (let i = 0; i < BATCH; i++) {
+          if (!cryptoVerify('sha256', signingInput, key, signature))
+            throw new Error('bad signature');
+        }
+        ops += BATCH;
+      }
+      return (ops * 1000) / (performance.now() - start);
+    };
+
+    // Warm-up of both paths (JIT), then interleaved rounds; the order alternates so drift in
+    // CPU frequency or neighbours' load does not favour one side.
+    await viaVerifier();
+    raw();
+    const verifierRates: number[] = [];
+    const rawRates: number[] = [];
+    const ratios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      let v: number;
+      let r: number;
+      if (round % 2 === 0) {
+        v = await viaVerifier();
+        r = raw();
+      } else {
+        r = raw();
+        v = await viaVerifier();
+      }
+      verifierRates.push(v);
+      rawRates.push(r);
+      ratios.push(v / r);
+    }
+    return {
+      verifierPerSec: Math.round(median(verifierRates)),
+      rawVerifyPerSec: Math.round(median(rawRates)),
+      ratio: Math.round(median(ratios) * 1000) / 1000,
+    };
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** The claims the issuer mints (DESIGN "Claims"), so parsing costs what it costs in practice. */
+function fullClaims(issuer: string): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: issuer,
+    sub: 'workflow:wf-7f3a9c',
+    aud: AUDIENCE,
+    iat: now,
+    nbf: now - 5,
+    exp: now + 3600,
+    jti: 'b1f4c2e8-6d0a-4c57-9a1e-3f2b7c9d8e01',
+    execution_id: 'exec-20260101-000042',
+    workflow_id: 'wf-7f3a9c',
+    workflow_name: 'Nightly deploy',
+    workflow_version: '42',
+    project_id: 'proj-platform',
+    owner: 'platform-team@example.com',
+    mode: 'trigger',
+    trigger: 'schedule',
+    environment: 'production',
+    instance: 'n8n-prod-1',
+    started_at: now - 30,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+// Run directly (`node dist/bench/verify.js`), print the figures as JSON.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await benchVerify()));
+}
