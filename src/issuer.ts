@@ -1,20 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { ExecutionRegistry } from './executions/registry.js';
 import type { ExecutionStore } from './executions/store.js';
+import type { KeyBackend } from './keys/backend.js';
 import { openStore } from './executions/stores/open.js';
 import type { ServerDeps } from './http/deps.js';
 import { resolveEngineTokens } from './http/engine-tokens.js';
 import { buildServer } from './http/server.js';
 import { openBackend } from './keys/open.js';
 import { describe, KeyRing } from './keys/ring.js';
+import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
-
-/** Clock skew allowed to verifiers; retention and key retirement wait this much past expiry. */
-export const CLOCK_SKEW_MS = 5 * 60_000;
 
 export interface Issuer {
   config: Config;
@@ -43,13 +44,21 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     options.logger ?? pino({ level: config.log_level, redact: ['req.headers.authorization', '*.token', '*.pin'] });
   await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ processMetrics: true });
+  const store = await openStore(config.store, { logger: logger.child({ component: 'store' }) });
   const backend = await openBackend(config, logger);
-  const ring = new KeyRing(backend, { logger, metrics });
-  await ring.refresh();
-  const store = await openStore(config.store);
+  const policy = rotationPolicy(config, store, backend, logger);
+  const ring = new KeyRing(backend, { logger, metrics, policy });
+  const rotator = new Rotator({
+    ring,
+    policy,
+    everyMs: config.rotation.every,
+    prepublishMs: config.rotation.prepublish,
+    logger,
+  });
+  await rotator.tick();
   const registry = new ExecutionRegistry(store, {
     maxDurationMs: config.executions.max_duration,
-    retentionMs: config.tokens.max_lifetime + CLOCK_SKEW_MS,
+    retentionMs: config.tokens.max_lifetime + config.rotation.clock_skew,
   });
   const minter = new TokenMinter({
     ring,
@@ -92,7 +101,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     app,
     async listen() {
       const url = await app.listen({ host: config.host, port: config.port });
-      every(config.keys.refresh, () => ring.refresh(), 'key refresh');
+      every(config.keys.refresh, () => rotator.tick(), 'key refresh and rotation');
       every(config.executions.collect_every, () => registry.collect(), 'collecting ended executions');
       logger.info({ url, issuer: config.issuer, backend: backend.kind, store: store.kind }, 'issuer listening');
       return url;
@@ -100,8 +109,22 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     async close() {
       for (const timer of timers) clearInterval(timer);
       await app.close();
+      await policy.release();
       await ring.close();
       await store.close();
     },
   };
+}
+
+/** Key states live in the store; this replica takes part in the rotation lease. */
+export function rotationPolicy(config: Config, store: ExecutionStore, backend: KeyBackend, logger: Logger): RotationPolicy {
+  return new RotationPolicy({
+    store: store.keyStates,
+    backend,
+    times: { prepublishMs: config.rotation.prepublish, retainMs: config.tokens.max_lifetime + config.rotation.clock_skew },
+    disableRetired: config.rotation.disable_retired,
+    holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    leaseMs: 3 * config.keys.refresh,
+    logger,
+  });
 }

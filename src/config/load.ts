@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WfidError } from '../errors.js';
+import { formatDuration } from './duration.js';
 import { type Config, configSchema } from './schema.js';
 
 /** Env names that the contract fixes but that differ from the mechanical `WFID_<PATH>` name. */
@@ -57,10 +58,28 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw new WfidError('ERR_CONFIG', `invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const config = result.data;
-  if (config.tokens.lifetime > config.tokens.max_lifetime) {
-    throw new WfidError('ERR_CONFIG', 'tokens.lifetime: longer than tokens.max_lifetime');
-  }
+  checkConsistency(config);
   return config;
+}
+
+/** Rules that span several keys; each error names the keys and the fix. */
+function checkConsistency(config: Config): void {
+  const { tokens, jwks, keys, rotation } = config;
+  const fail = (message: string) => {
+    throw new WfidError('ERR_CONFIG', message);
+  };
+  if (tokens.lifetime > tokens.max_lifetime) fail('tokens.lifetime: longer than tokens.max_lifetime');
+  if (keys.refresh < 1000) fail('keys.refresh: at least 1s');
+  // A new key signs only after every verifier cache of the JWKS without it has expired: one
+  // max-age after the slowest replica (up to one refresh late) started serving it.
+  if (jwks.max_age + keys.refresh > rotation.prepublish) {
+    fail(
+      `jwks.max_age (${formatDuration(jwks.max_age)}) plus keys.refresh (${formatDuration(keys.refresh)}) exceeds rotation.prepublish (${formatDuration(rotation.prepublish)}): verifiers could meet a new key before they have cached it. Lower jwks.max_age or raise rotation.prepublish`,
+    );
+  }
+  if (rotation.every !== undefined && rotation.every <= rotation.prepublish) {
+    fail('rotation.every: must be longer than rotation.prepublish (a new version is prepared prepublish before it signs)');
+  }
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -61,6 +61,8 @@ export const configSchema = z
       .object({
         every: duration.optional(),
         prepublish: duration.default(86_400_000),
+        /** Verifier clock skew allowed for: retiring keys and ended executions are kept this much longer. */
+        clock_skew: duration.default(300_000),
         /** Disable retired versions in the backend (never destroys them). */
         disable_retired: flag.default(false),
       })

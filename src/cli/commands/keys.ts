@@ -1,14 +1,50 @@
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
 import { WfidError } from '../../errors.js';
+import type { ExecutionStore } from '../../executions/store.js';
+import { openStore } from '../../executions/stores/open.js';
+import { rotationPolicy } from '../../issuer.js';
 import { openBackend } from '../../keys/open.js';
+import { activateKey, retireKey } from '../../keys/operations.js';
 import { KeyRing } from '../../keys/ring.js';
+import type { RotationPolicy } from '../../keys/rotation.js';
+import { scheduleOf } from '../../keys/rotation-plan.js';
 import { cliLogger, configOf, print } from '../common.js';
 
-async function openRing(command: Command): Promise<KeyRing> {
+interface Opened {
+  config: Config;
+  store: ExecutionStore;
+  ring: KeyRing;
+  policy: RotationPolicy;
+  close(): Promise<void>;
+}
+
+/** The backend, store and key states as the server sees them (the server may be running). */
+async function open(command: Command): Promise<Opened> {
   const config = configOf(command);
-  const ring = new KeyRing(await openBackend(config, cliLogger), { logger: cliLogger });
+  const store = await openStore(config.store);
+  const backend = await openBackend(config, cliLogger);
+  const policy = rotationPolicy(config, store, backend, cliLogger);
+  const ring = new KeyRing(backend, { logger: cliLogger, policy });
   await ring.refresh();
-  return ring;
+  const close = async () => {
+    await policy.release();
+    await ring.close();
+    await store.close();
+  };
+  return { config, store, ring, policy, close };
+}
+
+const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
+
+async function confirm(kid: string, yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new WfidError('ERR_INVALID_REQUEST', 'confirmation required: run in a terminal or pass --yes');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await prompt.question(`Tokens signed by ${kid} will stop verifying at once. Type the kid to confirm: `);
+  prompt.close();
+  if (answer.trim() !== kid) throw new WfidError('ERR_INVALID_REQUEST', 'not confirmed; nothing changed');
 }
 
 export function keysCommands(program: Command): void {
@@ -16,44 +52,86 @@ export function keysCommands(program: Command): void {
 
   keys
     .command('list')
-    .description('every key version in the backend: kid, backend ref, alg, state, created')
+    .description('every key version: kid, backend ref, alg, state, created, activates at, retires at')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const ring = await openRing(command);
-      const active = ring.signingKey().kid;
-      const rows = ring.allKeys().map((key) => ({
-        kid: key.kid,
-        ref: key.backendKey.ref,
-        alg: key.backendKey.alg,
-        state: key.kid === active ? 'active' : ring.publishedKey(key.kid) ? 'published' : 'disabled',
-        created: key.backendKey.createdAt.toISOString(),
-      }));
-      await ring.close();
+      const { config, ring, policy, close } = await open(command);
+      const times = { prepublishMs: config.rotation.prepublish, retainMs: config.tokens.max_lifetime + config.rotation.clock_skew };
+      const rows = ring.allKeys().map((key) => {
+        const record = policy.records.get(key.kid);
+        const schedule = record ? scheduleOf(record, times) : {};
+        return {
+          kid: key.kid,
+          ref: key.backendKey.ref,
+          alg: key.backendKey.alg,
+          state: record?.state ?? (key.backendKey.enabled ? 'unrecorded' : 'disabled'),
+          created: iso(key.backendKey.createdAt.getTime()),
+          activates_at: iso(schedule.activatesAt ?? record?.activatedAt),
+          retires_at: iso(schedule.retiresAt ?? record?.retiredAt),
+        };
+      });
+      await close();
       if (options.json) return print(rows);
-      print(rows.map((row) => [row.kid, row.state.padEnd(9), row.alg.padEnd(5), row.created, row.ref].join('  ')).join('\n'));
+      const header = ['KID', 'STATE', 'ALG', 'CREATED', 'ACTIVATES AT', 'RETIRES AT', 'REF'];
+      const lines = rows.map((row) => [row.kid, row.state, row.alg, row.created, row.activates_at, row.retires_at, row.ref]);
+      const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
+      print([header, ...lines].map((line) => line.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd()).join('\n'));
     });
 
   keys
-    .command('create')
-    .description('create a new key version in the backend')
+    .command('rotate')
+    .alias('create')
+    .description('prepare a new key version now; it is published at once and signs after rotation.prepublish')
     .action(async (_options, command: Command) => {
-      const ring = await openRing(command);
+      const { config, ring, close } = await open(command);
       if (!ring.backend.createKey) {
-        throw new WfidError('ERR_CONFIG', `the ${ring.backend.kind} backend does not create keys; versions are made outside the issuer`);
+        await close();
+        throw new WfidError('ERR_CONFIG', `the ${ring.backend.kind} backend does not create keys here; the security team adds versions`);
       }
       const created = await ring.backend.createKey();
       await ring.refresh();
       const key = ring.allKeys().find((item) => item.backendKey.ref === created.ref);
-      await ring.close();
-      print({ kid: key?.kid, ref: created.ref, alg: created.alg });
+      await close();
+      print({ kid: key?.kid, ref: created.ref, alg: created.alg, state: 'pending', activates_after: config.rotation.prepublish / 1000 });
+    });
+
+  keys
+    .command('activate <kid>')
+    .description('make a pending key the signing key now')
+    .option('--force', 'even before it has been published for rotation.prepublish')
+    .action(async (kid: string, options: { force?: boolean }, command: Command) => {
+      const { config, store, close } = await open(command);
+      try {
+        print(await activateKey(store.keyStates, kid, { prepublishMs: config.rotation.prepublish, force: options.force ?? false }));
+      } finally {
+        await close();
+      }
+    });
+
+  keys
+    .command('retire <kid>')
+    .description('stop a key signing; with --now (compromise) it also leaves the JWKS at once')
+    .option('--now', 'remove it from the JWKS immediately: tokens it signed stop verifying')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (kid: string, options: { now?: boolean; yes?: boolean }, command: Command) => {
+      const { store, ring, close } = await open(command);
+      try {
+        if (options.now) await confirm(kid, options.yes);
+        const retired = await retireKey(store.keyStates, kid, { now: options.now ?? false });
+        // Holding the lease (no server running), take the next step now: another key activates.
+        await ring.refresh();
+        print(retired);
+      } finally {
+        await close();
+      }
     });
 
   program
     .command('jwks')
     .description('print the JWKS the issuer publishes')
     .action(async (_options, command: Command) => {
-      const ring = await openRing(command);
+      const { ring, close } = await open(command);
       print(JSON.parse(ring.jwks().body));
-      await ring.close();
+      await close();
     });
 }
