@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { FileBackend, generatePrivateKey } from '../backends/file/index.js';
+import type { ExecutionRecord } from '../src/executions/execution.js';
+import { signLocal } from '../src/jws/compact.js';
+import { KeyRing } from '../src/keys/ring.js';
+import { TokenMinter } from '../src/tokens/mint.js';
+import { interleavedRatio, opsPerSecond, round } from './stats.js';
+
+/** In-process mint (file backend, ES256, full claims) vs raw crypto.sign over the same input. */
+export async function benchMint(): Promise<Record<string, number>> {
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-bench-'));
+  // The baseline signs with the very key the file backend loads.
+  const privateKey = generatePrivateKey('ES256');
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' });
+  await writeFile(join(dir, '20260101T000000000Z-0badbeef.ES256.pem'), pem, { mode: 0o600 });
+  const backend = new FileBackend(dir, 'ES256');
+  const ring = new KeyRing(backend, { logger: pino({ level: 'silent' }) });
+  await ring.refresh();
+  const minter = new TokenMinter({
+    ring,
+    issuer: 'https://wfid.example.com',
+    subjectTemplate: 'workflow:{workflow_id}',
+    extraClaims: ['team'],
+    lifetimeMs: 600_000,
+    maxLifetimeMs: 3_600_000,
+  });
+  const execution: ExecutionRecord = {
+    executionId: randomUUID(),
+    workflowId: 'wf-bench-0001',
+    workflowName: 'Nightly invoice sync',
+    workflowVersion: 'v42',
+    projectId: 'finance',
+    owner: 'alice@example.com',
+    mode: 'trigger',
+    trigger: 'cron',
+    environment: 'production',
+    instance: 'n8n-main-1',
+    claims: { team: 'data-platform' },
+    status: 'running',
+    startedAt: Date.now(),
+    deadline: Date.now() + 86_400_000,
+  };
+  const sample = await minter.mint(execution, { audience: 'https://sts.amazonaws.com' });
+  const signingInput = Buffer.from(sample.value.split('.').slice(0, 2).join('.'));
+
+  const result = await interleavedRatio(
+    () => opsPerSecond(() => minter.mint(execution, { audience: 'https://sts.amazonaws.com' }), 800),
+    () => opsPerSecond(() => signLocal('ES256', privateKey, signingInput), 800),
+    5,
+  );
+  await rm(dir, { recursive: true, force: true });
+  return {
+    mint_per_s: Math.round(result.candidate),
+    raw_sign_per_s: Math.round(result.baseline),
+    mint_vs_raw_sign: round(result.ratio),
+  };
+}

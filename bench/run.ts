@@ -1,0 +1,40 @@
+/**
+ * `npm run bench` (`-- --json` for one JSON object). Every figure that has a target is a ratio
+ * against a baseline measured in the same run, because this machine is shared and noisy.
+ * `-- --only mint,http` runs a subset.
+ */
+import { benchHttp } from './http.js';
+import { benchMint } from './mint.js';
+
+const TARGETS: Record<string, number> = {
+  mint_vs_raw_sign: 0.8,
+  verify_vs_raw_verify: 0.75,
+  http_token_vs_baseline: 0.7,
+};
+
+const BENCHES: Record<string, () => Promise<Record<string, number>>> = {
+  mint: benchMint,
+  http: benchHttp,
+};
+
+const json = process.argv.includes('--json');
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex > 0 ? process.argv[onlyIndex + 1]!.split(',') : Object.keys(BENCHES);
+
+const figures: Record<string, number> = {};
+for (const name of only) {
+  const bench = BENCHES[name];
+  if (!bench) throw new Error(`unknown bench ${name} (have: ${Object.keys(BENCHES).join(', ')})`);
+  if (!json) process.stderr.write(`running ${name}...\n`);
+  Object.assign(figures, await bench());
+}
+
+if (json) {
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+} else {
+  for (const [name, value] of Object.entries(figures)) {
+    const target = TARGETS[name];
+    const verdict = target === undefined ? '' : value >= target ? `  (target >= ${target}: met)` : `  (target >= ${target}: MISSED)`;
+    process.stdout.write(`${name.padEnd(28)} ${value}${verdict}\n`);
+  }
+}

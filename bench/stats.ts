@@ -1,0 +1,48 @@
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Operations per second of an async operation run back to back for about `ms`. */
+export async function opsPerSecond(operation: () => Promise<unknown> | unknown, ms: number): Promise<number> {
+  for (let i = 0; i < 200; i++) await operation(); // warm up
+  let count = 0;
+  const started = performance.now();
+  let elapsed = 0;
+  while (elapsed < ms) {
+    for (let i = 0; i < 100; i++) await operation();
+    count += 100;
+    elapsed = performance.now() - started;
+  }
+  return (count / elapsed) * 1000;
+}
+
+/**
+ * Runs candidate and baseline alternately for several rounds (the machine is shared and noisy:
+ * interleaving exposes both to the same noise) and reports the median of per-round ratios.
+ */
+export async function interleavedRatio(
+  candidate: () => Promise<number>,
+  baseline: () => Promise<number>,
+  rounds: number,
+): Promise<{ candidate: number; baseline: number; ratio: number }> {
+  const candidates: number[] = [];
+  const baselines: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const b = await baseline();
+    const c = await candidate();
+    baselines.push(b);
+    candidates.push(c);
+    ratios.push(c / b);
+  }
+  return { candidate: median(candidates), baseline: median(baselines), ratio: median(ratios) };
+}
+
+export const round = (value: number, digits = 3) => Number(value.toFixed(digits));
