@@ -1,0 +1,42 @@
+/** Something that lives as long as one execution and is stopped when it ends (token files). */
+export interface ExecutionResource {
+  stop(): Promise<void>;
+}
+
+/** What this n8n process knows about one of its running executions. */
+export interface LocalExecution {
+  requestUrl: string;
+  requestToken: string;
+  resources: Set<ExecutionResource>;
+}
+
+const KEY = Symbol.for('workflow-identity.n8n.local-executions');
+
+/**
+ * The executions this process registered, keyed by n8n execution id. The hooks file fills
+ * it when an execution starts; the node reads the request token from it, so a workflow
+ * needs no engine credential when the hooks file runs in the same process (main, or the
+ * worker in queue mode). n8n may load the hooks file and the node from different copies of
+ * this package, hence one map per process under a global symbol.
+ */
+export function localExecutions(): Map<string, LocalExecution> {
+  const holder = globalThis as { [KEY]?: Map<string, LocalExecution> };
+  holder[KEY] ??= new Map();
+  return holder[KEY];
+}
+
+/** Ties a resource to an execution; returns false when the execution is not known here. */
+export function attachToExecution(executionId: string, resource: ExecutionResource): boolean {
+  const execution = localExecutions().get(executionId);
+  if (!execution) return false;
+  execution.resources.add(resource);
+  return true;
+}
+
+/** Forgets an execution and stops what was tied to it. */
+export async function releaseExecution(executionId: string): Promise<void> {
+  const execution = localExecutions().get(executionId);
+  if (!execution) return;
+  localExecutions().delete(executionId);
+  await Promise.allSettled([...execution.resources].map((resource) => resource.stop()));
+}

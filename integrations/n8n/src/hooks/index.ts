@@ -1,0 +1,68 @@
+/**
+ * The n8n external hooks file (EXTERNAL_HOOK_FILES=<package>/dist/src/hooks/index.js).
+ *
+ * - At the start of every execution (and when a waiting execution resumes) it registers the
+ *   execution with the issuer and keeps its request token in process memory for the
+ *   Workflow Identity Token node.
+ * - In `workflow.postExecute` it ends the execution with its final status, so its tokens
+ *   stop introspecting as active and its request token stops minting.
+ * - In `n8n.ready` it can start the issuer inside n8n (WFID_IN_PROCESS=true).
+ *
+ * Both calls are idempotent on the issuer, so queue mode (hooks on main and workers) is fine.
+ */
+import { IssuerClient } from '../client/issuer-client.js';
+import { hooksConfigFromEnv } from '../config.js';
+import type { N8nRunOutcome } from '../execution/end-status.js';
+import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
+import { startInProcessIssuer } from './in-process.js';
+import { n8nLogger, onExecutionStart } from './n8n-internals.js';
+
+const config = hooksConfigFromEnv();
+const logger: HooksLogger = n8nLogger() ?? {
+  info: (message, meta) => console.log(message, meta ?? ''),
+  warn: (message, meta) => console.warn(message, meta ?? ''),
+};
+
+let lifecycle: ExecutionLifecycle | undefined;
+function connect(url: string, engineToken: string): void {
+  lifecycle = new ExecutionLifecycle(new IssuerClient({ url, engineToken }), config, logger);
+  logger.info('workflow-identity: registering n8n executions', { issuer: url });
+}
+
+if (config.issuerUrl && config.engineToken) connect(config.issuerUrl, config.engineToken);
+else if (!config.inProcess) {
+  logger.warn('workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; executions are not registered by the hooks');
+}
+
+const listening = onExecutionStart(async (facts) => {
+  await lifecycle?.started(facts);
+});
+if (!listening) {
+  logger.warn('workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential)');
+}
+
+const hooks = {
+  n8n: {
+    ready: [
+      async function ready(server: unknown, n8nConfig: unknown): Promise<void> {
+        if (!config.inProcess) return;
+        const issuer = await startInProcessIssuer(server, n8nConfig);
+        connect(issuer.url, issuer.engineToken);
+      },
+    ],
+  },
+  workflow: {
+    postExecute: [
+      async function postExecute(
+        run: N8nRunOutcome | undefined,
+        _workflowData: unknown,
+        executionId: string | undefined,
+      ): Promise<void> {
+        if (executionId === undefined || executionId === null) return;
+        await lifecycle?.ended(String(executionId), run);
+      },
+    ],
+  },
+};
+
+export = hooks;

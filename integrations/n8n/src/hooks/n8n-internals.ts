@@ -1,0 +1,107 @@
+import { createRequire } from 'node:module';
+import type { N8nExecutionFacts } from '../execution/registration.js';
+
+/**
+ * n8n's external hooks do not give the execution id at the start of an execution
+ * (n8n 2.x: `workflow.preExecute(workflow, mode, context, source)` runs before the
+ * execution exists). n8n's own modules get it from lifecycle handlers
+ * (`@OnLifecycleEvent('workflowExecuteBefore')`, registered in `LifecycleMetadata` of
+ * `@n8n/decorators` and read for every execution on main, workers and sub-executions).
+ * We register one the same way, through the n8n process's own DI container. This is
+ * n8n-internal API: every step is feature-checked, and without it the node registers the
+ * execution at its first token request instead.
+ */
+
+interface LifecycleContext {
+  workflow?: { id?: string; name?: string; versionId?: string };
+  mode?: string;
+  executionId?: string;
+  executionData?: {
+    executionData?: { nodeExecutionStack?: Array<{ node?: { type?: string } }> };
+  };
+}
+
+interface N8nModules {
+  Container: { get(type: unknown): unknown; set(type: unknown, instance: unknown): void };
+  LifecycleMetadata: unknown;
+  InstanceSettings?: unknown;
+}
+
+/** Resolves modules from the running n8n, not from this package (it has no n8n of its own). */
+function loadN8nModules(): N8nModules | undefined {
+  const main = require.main?.filename;
+  if (!main) return undefined;
+  try {
+    const n8nRequire = createRequire(main);
+    const di = n8nRequire('@n8n/di') as { Container?: N8nModules['Container'] };
+    const decorators = n8nRequire('@n8n/decorators') as { LifecycleMetadata?: unknown };
+    if (!di.Container || !decorators.LifecycleMetadata) return undefined;
+    let InstanceSettings: unknown;
+    try {
+      InstanceSettings = (n8nRequire('n8n-core') as { InstanceSettings?: unknown }).InstanceSettings;
+    } catch {
+      InstanceSettings = undefined;
+    }
+    return { Container: di.Container, LifecycleMetadata: decorators.LifecycleMetadata, InstanceSettings };
+  } catch {
+    return undefined;
+  }
+}
+
+export type StartListener = (facts: N8nExecutionFacts) => Promise<void>;
+
+/**
+ * Calls `listener` at the start (and resumption) of every execution of this process.
+ * Returns false when this n8n does not offer lifecycle handlers.
+ */
+export function onExecutionStart(listener: StartListener): boolean {
+  const modules = loadN8nModules();
+  if (!modules) return false;
+  const metadata = modules.Container.get(modules.LifecycleMetadata) as {
+    register?: (handler: { handlerClass: unknown; methodName: string; eventName: string }) => void;
+  };
+  if (typeof metadata?.register !== 'function') return false;
+
+  const instanceId = () => {
+    try {
+      const settings = modules.Container.get(modules.InstanceSettings) as { instanceId?: string };
+      return settings?.instanceId;
+    } catch {
+      return undefined;
+    }
+  };
+  class WorkflowIdentityLifecycle {
+    async start(context: LifecycleContext): Promise<void> {
+      if (!context.executionId) return;
+      await listener({
+        executionId: String(context.executionId),
+        workflowId: context.workflow?.id,
+        workflowName: context.workflow?.name,
+        workflowVersion: context.workflow?.versionId,
+        mode: context.mode,
+        trigger: context.executionData?.executionData?.nodeExecutionStack?.[0]?.node?.type,
+        instanceId: instanceId(),
+      });
+    }
+  }
+  // Registered as an instance: n8n's container only builds classes decorated with @Service.
+  modules.Container.set(WorkflowIdentityLifecycle, new WorkflowIdentityLifecycle());
+  for (const eventName of ['workflowExecuteBefore', 'workflowExecuteResume']) {
+    metadata.register({ handlerClass: WorkflowIdentityLifecycle, methodName: 'start', eventName });
+  }
+  return true;
+}
+
+/** n8n's logger when the hooks run inside n8n, so our lines land in n8n's log output. */
+export function n8nLogger(): { info(m: string, meta?: object): void; warn(m: string, meta?: object): void } | undefined {
+  const main = require.main?.filename;
+  if (!main) return undefined;
+  try {
+    const n8nRequire = createRequire(main);
+    const { Container } = n8nRequire('@n8n/di') as { Container: N8nModules['Container'] };
+    const { Logger } = n8nRequire('@n8n/backend-common') as { Logger: unknown };
+    return Container.get(Logger) as ReturnType<typeof n8nLogger>;
+  } catch {
+    return undefined;
+  }
+}
