@@ -15,7 +15,11 @@ import {
 } from './keys.js';
 import { signatureFrom, signFault, signRequest } from './sign.js';
 
-/** The Vault capability a call needs, named in the error when a policy lacks it. */
+/**
+ * The Vault capability a call needs, named in the error when a policy lacks it. Creating a
+ * Transit key asks `update` of OpenBao 2.7, `create` of servers that run an existence check on
+ * the path: both are named.
+ */
 type Capability = 'read' | 'create' | 'update';
 
 /**
@@ -48,7 +52,7 @@ export class VaultTransitBackend implements KeyBackend {
       answer = await this.call(
         'POST',
         `${this.mount}/sign/${this.keyName}`,
-        'update',
+        ['update'],
         signRequest(key.alg, signingInput, version),
       );
     } catch (err) {
@@ -60,9 +64,9 @@ export class VaultTransitBackend implements KeyBackend {
   /** The first version (creating the Transit key with the configured type) or a rotation. */
   async createKey(): Promise<BackendKey> {
     if (await this.readKey()) {
-      await this.call('POST', `${this.mount}/keys/${this.keyName}/rotate`, 'update', {});
+      await this.call('POST', `${this.mount}/keys/${this.keyName}/rotate`, ['update'], {});
     } else {
-      await this.call('POST', `${this.mount}/keys/${this.keyName}`, 'create', {
+      await this.call('POST', `${this.mount}/keys/${this.keyName}`, ['create', 'update'], {
         type: this.keyType,
       });
     }
@@ -95,7 +99,7 @@ export class VaultTransitBackend implements KeyBackend {
         `Transit cannot disable ${key.ref}, the latest version, on its own: rotate first`,
       );
     }
-    await this.call('POST', `${this.mount}/keys/${this.keyName}/config`, 'update', {
+    await this.call('POST', `${this.mount}/keys/${this.keyName}/config`, ['update'], {
       min_encryption_version: version + 1,
     });
   }
@@ -106,7 +110,7 @@ export class VaultTransitBackend implements KeyBackend {
 
   private async readKey(): Promise<TransitKey | undefined> {
     try {
-      const answer = await this.call('GET', `${this.mount}/keys/${this.keyName}`, 'read');
+      const answer = await this.call('GET', `${this.mount}/keys/${this.keyName}`, ['read']);
       return parseTransitKey(this.keyName, answer.data ?? {});
     } catch (err) {
       if (err instanceof VaultRefusal && err.status === 404) return undefined;
@@ -136,7 +140,7 @@ export class VaultTransitBackend implements KeyBackend {
   private async call(
     method: 'GET' | 'POST',
     path: string,
-    capability: Capability,
+    capabilities: readonly Capability[],
     body?: object,
   ): Promise<VaultAnswer> {
     for (let attempt = 0; ; attempt++) {
@@ -149,7 +153,7 @@ export class VaultTransitBackend implements KeyBackend {
         if (attempt === 0 && (await this.login.afterDenial(token))) continue;
         throw new WfidError(
           'ERR_BACKEND',
-          `Vault denied ${capability} on ${path}: the issuer's policy needs path "${path}" { capabilities = ["${capability}"] }`,
+          `Vault denied ${method} ${path}: the issuer's policy needs path "${path}" { capabilities = [${capabilities.map((name) => `"${name}"`).join(', ')}] }`,
           { cause: err },
         );
       }
