@@ -1,15 +1,5 @@
 import { z } from 'zod';
-
-/**
- * Booleans from YAML or env text, as `flag` in src/config/schema.ts. Not imported from there:
- * schema.ts imports this file, and the cycle would leave `flag` uninitialised here.
- */
-const flag = z.union([
-  z.boolean(),
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .transform((text) => ['true', '1', 'yes'].includes(text)),
-]);
+import { flag } from '../../src/config/fields.js';
 
 /**
  * Config section of the pkcs11 backend (no SDK import here: the schema loads for every backend).

@@ -64,6 +64,9 @@ export class Pkcs11Backend implements KeyBackend {
 
   async listKeys(): Promise<BackendKey[]> {
     const { sdk, module, uri, logger } = this.options;
+    // Forget cached handles: a relabelling made outside (no token check stops a cached handle)
+    // takes effect with the listing that reports it. CKA_SIGN false the token enforces at once.
+    this.handles.clear();
     const listing = await this.call('list key pairs', (session) =>
       listKeyPairs(sdk, module, session, uri.object, this.rsaAlg),
     );

@@ -84,7 +84,11 @@ describeBackendConformance({
 
 /** A session of the test's own on the shared module (the token's login is per process). */
 function withSession<T>(fn: (session: Buffer) => T): T {
-  const session = shared.module.C_OpenSession(tokenSlot(), shared.sdk.CKF_SERIAL_SESSION);
+  const { sdk } = shared;
+  const session = shared.module.C_OpenSession(
+    tokenSlot(),
+    sdk.CKF_SERIAL_SESSION | sdk.CKF_RW_SESSION,
+  );
   try {
     return fn(session);
   } finally {
@@ -160,6 +164,36 @@ describe('pkcs11 backend on SoftHSM2', () => {
     expect((await backend.listKeys()).map((listed) => [listed.ref, listed.enabled])).toEqual([
       [key!.ref, false],
     ]);
+    await backend.close();
+  });
+
+  it('sees versions disabled outside the issuer: CKA_SIGN false, or relabelled <object>.disabled', async () => {
+    const object = `outside-${randomBytes(3).toString('hex')}`;
+    const backend = await open({ object });
+    const first = (await backend.listKeys())[0]!;
+    const second = await backend.createKey!();
+    // Both sign once, so their handles are cached as the security team changes them.
+    for (const key of [first, second]) await backend.sign(key, randomBytes(8));
+    const { sdk, module } = shared;
+    withSession((session) => {
+      module.C_SetAttributeValue(session, privateKeyHandle(session, first), [
+        { type: sdk.CKA_SIGN, value: false },
+      ]);
+      module.C_SetAttributeValue(session, privateKeyHandle(session, second), [
+        { type: sdk.CKA_LABEL, value: `${object}.disabled` },
+      ]);
+    });
+    const listed = new Map((await backend.listKeys()).map((key) => [key.ref, key.enabled]));
+    expect(listed).toEqual(
+      new Map([
+        [first.ref, false],
+        [second.ref, false],
+      ]),
+    );
+    for (const key of [first, second]) {
+      const error = await backend.sign(key, randomBytes(8)).catch((err) => err);
+      expect(isWfidError(error, 'ERR_KEY_DISABLED')).toBe(true);
+    }
     await backend.close();
   });
 
