@@ -17,6 +17,9 @@ import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
 
+/** How often every replica re-reads key states from the store. */
+const KEY_STATE_POLL_MS = 2000;
+
 export interface Issuer {
   config: Config;
   ring: KeyRing;
@@ -102,6 +105,9 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     async listen() {
       const url = await app.listen({ host: config.host, port: config.port });
       every(config.keys.refresh, () => rotator.tick(), 'key refresh and rotation');
+      // Key states (an emergency retire, another replica's step) are re-read more often than
+      // the backend is listed: a store read costs little, a KMS listing does not.
+      every(Math.min(config.keys.refresh, KEY_STATE_POLL_MS), () => rotator.follow(), 'following key states');
       every(config.executions.collect_every, () => registry.collect(), 'collecting ended executions');
       logger.info({ url, issuer: config.issuer, backend: backend.kind, store: store.kind }, 'issuer listening');
       return url;

@@ -80,12 +80,24 @@ export class KeyRing {
     if (this.backend.signsLocally) {
       for (const key of next.values()) if (key.backendKey.enabled) await this.proveLocalKey(key);
     }
-    const decision = await this.policy.decide([...next.values()]);
     this.all = next;
+    await this.reconsider();
+    this.lastError = undefined;
+  }
+
+  /**
+   * Re-applies the policy to the versions listed last, without asking the backend again: key
+   * states changed in the store (an operator's emergency retire, another replica's step) take
+   * effect at the next call, which is cheap enough to make every few seconds.
+   */
+  async reconsider(): Promise<void> {
+    const decision = await this.policy.decide([...this.all.values()]);
+    const changed =
+      decision.active?.kid !== this.active?.kid ||
+      decision.published.map((key) => key.kid).join() !== this.published.map((key) => key.kid).join();
     this.published = decision.published;
     this.active = decision.active;
-    this.jwksCache = undefined;
-    this.lastError = undefined;
+    if (changed) this.jwksCache = undefined;
   }
 
   /** The key that signs now. */

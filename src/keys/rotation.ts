@@ -111,9 +111,20 @@ export class Rotator {
     this.now = options.now ?? Date.now;
   }
 
+  /** Lists the backend again and takes any due step. */
   async tick(): Promise<void> {
+    await this.options.ring.refresh();
+    await this.prepareIfDue();
+  }
+
+  /** Follows key states changed in the store since the last tick, without listing the backend. */
+  async follow(): Promise<void> {
+    await this.options.ring.reconsider();
+    await this.prepareIfDue();
+  }
+
+  private async prepareIfDue(): Promise<void> {
     const { ring, policy, logger } = this.options;
-    await ring.refresh();
     if (!policy.leader || !ring.backend.createKey || !this.nextVersionDue()) return;
     const created = await ring.backend.createKey();
     logger.info({ ref: created.ref, alg: created.alg }, 'prepared the next key version');

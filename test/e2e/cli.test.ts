@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningIssuer, startIssuer } from './harness.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+async function wfid(args: string[], env: Record<string, string>, cwd: string) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe('wfid CLI', () => {
+  let dir: string;
+  let issuer: RunningIssuer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wfid-cli-'));
+    issuer = await startIssuer({ dataDir: dir });
+    env = { WFID_DATA_DIR: dir, WFID_ISSUER: issuer.url, WFID_ENGINE_TOKEN: issuer.engineToken };
+  });
+  afterAll(async () => {
+    await issuer?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('init writes a starter config that loads, and refuses to overwrite it', async () => {
+    const output = join(dir, 'starter.yaml');
+    expect((await wfid(['init', '-o', output], {}, dir)).code).toBe(0);
+    expect(await readFile(output, 'utf8')).toContain('rotation:');
+    const again = await wfid(['init', '-o', output], {}, dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('ERR_CONFIG');
+    const keys = await wfid(['--config', output, 'keys', 'list', '--json'], { WFID_DATA_DIR: join(dir, 'other') }, dir);
+    expect(keys.code).toBe(0);
+  });
+
+  it('execution start/end and token decode talk to the running server', async () => {
+    const started = await wfid(['execution', 'start', '--execution-id', 'cli-1', '--workflow-id', 'wf-cli', '--env'], env, dir);
+    expect(started.code).toBe(0);
+    const token = /WORKFLOW_ID_TOKEN='([^']+)'/.exec(started.stdout)![1]!;
+    const decoded = JSON.parse((await wfid(['token', 'decode', token], env, dir)).stdout);
+    expect(decoded.payload).toMatchObject({ execution_id: 'cli-1', workflow_id: 'wf-cli' });
+    const ended = await wfid(['execution', 'end', 'cli-1', '--status', 'canceled'], env, dir);
+    expect(JSON.parse(ended.stdout)).toMatchObject({ status: 'canceled' });
+  });
+
+  it('keys list shows the active key; retire --now needs confirmation, then the key leaves the JWKS', async () => {
+    const listed = JSON.parse((await wfid(['keys', 'list', '--json'], env, dir)).stdout) as { kid: string; state: string }[];
+    const active = listed.find((row) => row.state === 'active')!;
+    expect(active).toBeDefined();
+    const refused = await wfid(['keys', 'retire', active.kid, '--now'], env, dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('confirmation required');
+    const retired = await wfid(['keys', 'retire', active.kid, '--now', '--yes'], env, dir);
+    expect(retired.code).toBe(0);
+    expect(JSON.parse(retired.stdout)).toMatchObject({ kid: active.kid, state: 'retired' });
+    // The running server re-reads key states every 2 seconds: the key leaves its JWKS and a
+    // new key signs, without waiting for the next backend listing.
+    const deadline = Date.now() + 10_000;
+    let kids: string[] = [active.kid];
+    while (kids.includes(active.kid) || kids.length === 0) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((done) => setTimeout(done, 250));
+      kids = ((await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+    }
+    const execution = await issuer.startExecution();
+    const token = await issuer.mint(execution.request_token, 'after-retire');
+    const header = JSON.parse(Buffer.from(token.value.split('.')[0]!, 'base64url').toString());
+    expect(header.kid).not.toBe(active.kid);
+    expect(kids).toContain(header.kid);
+  });
+});
