@@ -5,6 +5,8 @@
  */
 import { benchHttp } from './http.js';
 import { benchMint } from './mint.js';
+import { benchPkcs11 } from './pkcs11.js';
+import { benchVerify } from './verify.js';
 
 const TARGETS: Record<string, number> = {
   mint_vs_raw_sign: 0.8,
@@ -14,7 +16,16 @@ const TARGETS: Record<string, number> = {
 
 const BENCHES: Record<string, () => Promise<Record<string, number>>> = {
   mint: benchMint,
+  verify: async () => {
+    const result = await benchVerify();
+    return {
+      verify_per_s: Math.round(result.verifierPerSec),
+      raw_verify_per_s: Math.round(result.rawVerifyPerSec),
+      verify_vs_raw_verify: Number(result.ratio.toFixed(3)),
+    };
+  },
   http: benchHttp,
+  pkcs11: benchPkcs11,
 };
 
 const json = process.argv.includes('--json');

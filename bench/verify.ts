@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeHeader, signCompact, signLocal } from '../src/jws/compact.js';
 import { toPublicJwk } from '../src/jws/jwk.js';
 import { createVerifier } from '../src/verify/index.js';
+import { cpuMs, median } from './stats.js';
 
 /** Rates are per CPU-second of this process (see `cpuMs`), medians over the rounds. */
 export interface VerifyBenchResult {
@@ -138,22 +139,6 @@ function fullClaims(issuer: string): Record<string, unknown> {
   };
 }
 
-/**
- * CPU time of this process, not wall time: on a shared machine (CI, the 2-core box this was
- * written on) neighbours steal whole slices from one side of a round, and per-CPU-second
- * rates keep the ratio about the code rather than the scheduler. Both loops are
- * single-threaded with no I/O, so on an idle machine the two clocks agree.
- */
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 // Run directly (`node dist/bench/verify.js`), print the figures as JSON.
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -28,6 +28,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.WFID_CONFIG ?? (existsSync('wfid.yaml') ? 'wfid.yaml' : undefined);
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  refuseSecretsInFile(raw, file);
   const fromEnv = new Map<string, string>();
 
   if (Array.isArray(raw.engine_tokens)) {
@@ -60,6 +61,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config = result.data;
   checkConsistency(config);
   return config;
+}
+
+/** Config keys that hold secrets: accepted from env (WFID_…), never from the YAML file. */
+const SECRET_KEYS = ['pkcs11.pin'];
+
+function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefined): void {
+  for (const path of SECRET_KEYS) {
+    const [section, key] = path.split('.') as [string, string];
+    const value = raw[section];
+    if (typeof value === 'object' && value !== null && key in value) {
+      const env = `WFID_${path.replaceAll('.', '_').toUpperCase()}`;
+      throw new WfidError('ERR_CONFIG', `${path} (${file}): secrets are not read from the YAML file; set ${env} or use a file reference`);
+    }
+  }
 }
 
 /** Rules that span several keys; each error names the keys and the fix. */

@@ -90,3 +90,21 @@ describe('config', () => {
     expect(parseDuration('ten minutes')).toBeNull();
   });
 });
+
+describe('secrets in the YAML file', () => {
+  it('refuses an HSM PIN written into the file, without echoing it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(file, 'pkcs11:\n  pin: "1234-secret"\n');
+    let error: Error | undefined;
+    try {
+      loadConfig({ file, env: {} });
+    } catch (err) {
+      error = err as Error;
+    }
+    expect(error).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(error!.message).toContain('WFID_PKCS11_PIN');
+    expect(error!.message).not.toContain('1234-secret');
+    expect(loadConfig({ env: { WFID_PKCS11_PIN: '1234' } }).pkcs11).toMatchObject({ pin: '1234' });
+  });
+});
