@@ -60,7 +60,8 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (!raw) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}: expected a positive integer`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name}: expected a positive integer`);
   return value;
 }
 

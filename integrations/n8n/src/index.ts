@@ -1,12 +1,13 @@
 /** Library entry: the pieces the hooks file and the node are built from, for custom setups. */
-export { IssuerClient, mintToken } from './client/issuer-client.js';
+
 export type {
   EndStatus,
   ExecutionState,
   MintedToken,
-  RegisteredExecution,
   RegisterExecution,
+  RegisteredExecution,
 } from './client/issuer-client.js';
+export { IssuerClient, mintToken } from './client/issuer-client.js';
 export { IssuerError, isIssuerError, isPermanentFailure } from './client/issuer-error.js';
 export { hooksConfigFromEnv } from './config.js';
 export { endStatusOf } from './execution/end-status.js';

@@ -98,8 +98,15 @@ export class IssuerClient {
   }
 
   /** Mints a token at this issuer for the execution that owns `requestToken`. */
-  mint(requestToken: string, audience: string | string[], lifetimeS?: number): Promise<MintedToken> {
-    return mintToken({ requestUrl: `${this.url}/v1/token`, requestToken, audience, lifetimeS }, this.#call);
+  mint(
+    requestToken: string,
+    audience: string | string[],
+    lifetimeS?: number,
+  ): Promise<MintedToken> {
+    return mintToken(
+      { requestUrl: `${this.url}/v1/token`, requestToken, audience, lifetimeS },
+      this.#call,
+    );
   }
 
   #engine<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -116,7 +123,10 @@ export interface MintRequest {
 }
 
 /** POST /v1/token: the execution's own credential, no engine token involved. */
-export function mintToken(request: MintRequest, options: CallOptions = defaultCallOptions): Promise<MintedToken> {
+export function mintToken(
+  request: MintRequest,
+  options: CallOptions = defaultCallOptions,
+): Promise<MintedToken> {
   const body =
     request.lifetimeS === undefined
       ? { audience: request.audience }

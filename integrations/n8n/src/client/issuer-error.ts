@@ -39,5 +39,7 @@ export function isIssuerError(error: unknown): error is IssuerError {
  * audience. Unreachable issuers, 5xx and rate limits (429) are worth retrying.
  */
 export function isPermanentFailure(error: unknown): boolean {
-  return isIssuerError(error) && error.status !== undefined && error.status < 500 && error.status !== 429;
+  return (
+    isIssuerError(error) && error.status !== undefined && error.status < 500 && error.status !== 429
+  );
 }

@@ -31,7 +31,8 @@ export function registrationFor(
 ): RegisterExecution {
   if (!facts.executionId) throw new TypeError('registration: the execution has no id yet');
   // A workflow that was never saved has no id; the issuer needs one to name the subject.
-  if (!facts.workflowId) throw new TypeError('registration: the workflow has no id (save it first)');
+  if (!facts.workflowId)
+    throw new TypeError('registration: the workflow has no id (save it first)');
   const body: RegisterExecution = {
     execution_id: String(facts.executionId),
     workflow_id: String(facts.workflowId),

@@ -3,7 +3,11 @@ import type { IssuerClient } from '../client/issuer-client.js';
 import { isIssuerError, isPermanentFailure } from '../client/issuer-error.js';
 import type { HooksConfig } from '../config.js';
 import { endStatusOf, type N8nRunOutcome } from '../execution/end-status.js';
-import { attachToExecution, localExecutions, releaseExecution } from '../execution/local-executions.js';
+import {
+  attachToExecution,
+  localExecutions,
+  releaseExecution,
+} from '../execution/local-executions.js';
 import { type N8nExecutionFacts, registrationFor } from '../execution/registration.js';
 import { expiresAtToMs, TokenFileWriter } from '../token-file/token-file-writer.js';
 

@@ -31,14 +31,18 @@ function connect(url: string, engineToken: string): void {
 
 if (config.issuerUrl && config.engineToken) connect(config.issuerUrl, config.engineToken);
 else if (!config.inProcess) {
-  logger.warn('workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; executions are not registered by the hooks');
+  logger.warn(
+    'workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; executions are not registered by the hooks',
+  );
 }
 
 const listening = onExecutionStart(async (facts) => {
   await lifecycle?.started(facts);
 });
 if (!listening) {
-  logger.warn('workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential)');
+  logger.warn(
+    'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential)',
+  );
 }
 
 const hooks = {

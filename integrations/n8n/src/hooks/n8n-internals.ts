@@ -38,11 +38,16 @@ function loadN8nModules(): N8nModules | undefined {
     if (!di.Container || !decorators.LifecycleMetadata) return undefined;
     let InstanceSettings: unknown;
     try {
-      InstanceSettings = (n8nRequire('n8n-core') as { InstanceSettings?: unknown }).InstanceSettings;
+      InstanceSettings = (n8nRequire('n8n-core') as { InstanceSettings?: unknown })
+        .InstanceSettings;
     } catch {
       InstanceSettings = undefined;
     }
-    return { Container: di.Container, LifecycleMetadata: decorators.LifecycleMetadata, InstanceSettings };
+    return {
+      Container: di.Container,
+      LifecycleMetadata: decorators.LifecycleMetadata,
+      InstanceSettings,
+    };
   } catch {
     return undefined;
   }
@@ -93,7 +98,9 @@ export function onExecutionStart(listener: StartListener): boolean {
 }
 
 /** n8n's logger when the hooks run inside n8n, so our lines land in n8n's log output. */
-export function n8nLogger(): { info(m: string, meta?: object): void; warn(m: string, meta?: object): void } | undefined {
+export function n8nLogger():
+  | { info(m: string, meta?: object): void; warn(m: string, meta?: object): void }
+  | undefined {
   const main = require.main?.filename;
   if (!main) return undefined;
   try {

@@ -39,7 +39,11 @@ export async function obtainToken(
   if (!request.audience) throw new TypeError('Audience is required');
   const access = await requestAccess(facts, credential);
   const mint = async (): Promise<FileToken & { expiresAt: string }> => {
-    const minted = await mintToken({ ...access, audience: request.audience, lifetimeS: request.lifetimeS });
+    const minted = await mintToken({
+      ...access,
+      audience: request.audience,
+      lifetimeS: request.lifetimeS,
+    });
     const expiresAtMs = expiresAtToMs(minted.expires_at);
     return { value: minted.value, expiresAtMs, expiresAt: new Date(expiresAtMs).toISOString() };
   };
@@ -63,7 +67,10 @@ async function requestAccess(
       'No request token for this execution: run n8n with the workflow-identity hooks file (EXTERNAL_HOOK_FILES) or select a Workflow Identity Issuer credential',
     );
   }
-  const issuer = new IssuerClient({ url: credential.issuerUrl, engineToken: credential.engineToken });
+  const issuer = new IssuerClient({
+    url: credential.issuerUrl,
+    engineToken: credential.engineToken,
+  });
   const registered = await issuer.register(registrationFor(facts));
   return { requestUrl: registered.request_url, requestToken: registered.request_token };
 }

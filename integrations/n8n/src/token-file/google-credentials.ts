@@ -17,7 +17,9 @@ export interface GoogleExternalAccountOptions {
  * @example
  * writeFileSync('/run/wfid/gcp.json', JSON.stringify(googleExternalAccount({ audience, tokenFile })));
  */
-export function googleExternalAccount(options: GoogleExternalAccountOptions): Record<string, unknown> {
+export function googleExternalAccount(
+  options: GoogleExternalAccountOptions,
+): Record<string, unknown> {
   return {
     type: 'external_account',
     audience: options.audience,

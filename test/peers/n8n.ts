@@ -1,0 +1,139 @@
+/**
+ * A real n8n (from the npm registry, installed by test/peers/install/n8n.sh into a cache dir
+ * outside the repo, with the Node.js 24 it needs) running on 127.0.0.1 with SQLite, our hooks
+ * file and our node, in a temp user folder. Diagnostics and every other outbound call are off.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../e2e/harness.js';
+
+const run = promisify(execFile);
+
+export const N8N_VERSION = process.env.WFID_N8N_VERSION ?? '2.40.7';
+const CACHE = process.env.WFID_N8N_CACHE ?? join(homedir(), '.cache', 'wfid-n8n');
+export const N8N_NODE = join(CACHE, 'node24', 'node_modules', 'node', 'bin', 'node');
+export const N8N_BIN = join(CACHE, `n8n-${N8N_VERSION}`, 'node_modules', 'n8n', 'bin', 'n8n');
+export const INTEGRATION = resolve(import.meta.dirname, '../../integrations/n8n');
+
+export interface RunningN8n {
+  url: string;
+  userFolder: string;
+  logs(): string;
+  /** Runs an n8n CLI command against the same user folder and database. */
+  cli(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface N8nOptions {
+  /** Extra env for n8n (WFID_ISSUER_URL, WFID_ENGINE_TOKEN, ...). */
+  env: Record<string, string>;
+  /** Run before `n8n start` (imports, publishing), against the same database. */
+  prepare?: (cli: RunningN8n['cli']) => Promise<void>;
+  timeoutMs?: number;
+}
+
+/** Builds integrations/n8n with its own tsc into its own dist (not part of the root build). */
+export async function buildIntegration(): Promise<void> {
+  if (!existsSync(join(INTEGRATION, 'node_modules', 'typescript'))) {
+    throw new Error('integrations/n8n has no node_modules: run bash test/peers/install/n8n.sh');
+  }
+  await run('npm', ['run', 'build'], { cwd: INTEGRATION });
+}
+
+export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
+  for (const [what, path] of [
+    ['Node.js 24', N8N_NODE],
+    ['n8n', N8N_BIN],
+  ] as const) {
+    if (!existsSync(path))
+      throw new Error(`${what} missing at ${path}: run bash test/peers/install/n8n.sh`);
+  }
+  const userFolder = await mkdtemp(join(tmpdir(), 'wfid-n8n-'));
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PATH: `${join(N8N_NODE, '..')}:${process.env.PATH ?? ''}`,
+    HOME: userFolder,
+    N8N_USER_FOLDER: userFolder,
+    DB_TYPE: 'sqlite',
+    N8N_PORT: String(port),
+    N8N_LISTEN_ADDRESS: '127.0.0.1',
+    N8N_HOST: '127.0.0.1',
+    N8N_PROTOCOL: 'http',
+    WEBHOOK_URL: `http://127.0.0.1:${port}/`,
+    N8N_DIAGNOSTICS_ENABLED: 'false',
+    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+    N8N_TEMPLATES_ENABLED: 'false',
+    N8N_PERSONALIZATION_ENABLED: 'false',
+    N8N_HIRING_BANNER_ENABLED: 'false',
+    N8N_LICENSE_AUTO_RENEW_ENABLED: 'false',
+    N8N_COMMUNITY_PACKAGES_ENABLED: 'false',
+    N8N_SECURE_COOKIE: 'false',
+    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+    N8N_LOG_LEVEL: 'info',
+    N8N_LOG_OUTPUT: 'console',
+    EXTERNAL_HOOK_FILES: join(INTEGRATION, 'dist', 'src', 'hooks', 'index.js'),
+    N8N_CUSTOM_EXTENSIONS: join(INTEGRATION, 'dist'),
+    ...options.env,
+  };
+  let output = '';
+  const cli = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(N8N_NODE, [N8N_BIN, ...args], {
+        env,
+        cwd: userFolder,
+        timeout: 180_000,
+      });
+      output += stdout + stderr;
+      return stdout;
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`n8n ${args.join(' ')} failed:\n${stdout}\n${stderr}`);
+    }
+  };
+  await options.prepare?.(cli);
+
+  const child: ChildProcess = spawn(N8N_NODE, [N8N_BIN, 'start'], {
+    env,
+    cwd: userFolder,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const url = `http://127.0.0.1:${port}`;
+  const n8n: RunningN8n = {
+    url,
+    userFolder,
+    logs: () => output,
+    cli,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(userFolder, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + (options.timeoutMs ?? 150_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`n8n exited with ${child.exitCode}:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz/readiness`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await n8n.stop();
+      throw new Error(`n8n did not become ready in time:\n${output}`);
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  return n8n;
+}
