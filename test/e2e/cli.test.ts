@@ -55,8 +55,18 @@ describe('wfid CLI', () => {
     const token = /WORKFLOW_ID_TOKEN='([^']+)'/.exec(started.stdout)![1]!;
     const decoded = JSON.parse((await wfid(['token', 'decode', token], env, dir)).stdout);
     expect(decoded.payload).toMatchObject({ execution_id: 'cli-1', workflow_id: 'wf-cli' });
+    const verify = ['token', 'verify', token, '--issuer', issuer.url, '--audience', issuer.url, '--require-running'];
+    const verified = await wfid(verify, env, dir);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, payload: { execution_id: 'cli-1' } });
+    const wrongAudience = await wfid(['token', 'verify', token, '--issuer', issuer.url, '--audience', 'other'], env, dir);
+    expect(wrongAudience.code).toBe(1);
+    expect(wrongAudience.stderr).toContain('ERR_JWT_CLAIM_INVALID');
     const ended = await wfid(['execution', 'end', 'cli-1', '--status', 'canceled'], env, dir);
     expect(JSON.parse(ended.stdout)).toMatchObject({ status: 'canceled' });
+    const afterEnd = await wfid(verify, env, dir);
+    expect(afterEnd.code).toBe(1);
+    expect(afterEnd.stderr).toContain('ERR_EXECUTION_NOT_RUNNING');
   });
 
   it('keys list shows the active key; retire --now needs confirmation, then the key leaves the JWKS', async () => {
