@@ -20,10 +20,8 @@ export async function openKmsClient(config: GcpKmsConfig): Promise<KeyManagement
     (sdk as unknown as { default: typeof sdk }).default.KeyManagementServiceClient;
   const options: Record<string, unknown> = {
     port: config.port,
-    // grpc-js waits up to 120 s between reconnects by default; after an outage the issuer
-    // should notice KMS is back within its own retry budget.
-    'grpc.initial_reconnect_backoff_ms': Math.max(100, config.retry_backoff),
-    'grpc.max_reconnect_backoff_ms': Math.max(1000, config.retry_max_backoff),
+    'grpc.initial_reconnect_backoff_ms': reconnectBackoff(config).initialMs,
+    'grpc.max_reconnect_backoff_ms': reconnectBackoff(config).maxMs,
   };
   if (config.api_endpoint) options.apiEndpoint = config.api_endpoint;
   if (config.insecure) {
@@ -40,6 +38,18 @@ export async function openKmsClient(config: GcpKmsConfig): Promise<KeyManagement
     options.universeDomain = 'googleapis.com';
   }
   return new Client(options as ConstructorParameters<typeof Client>[0]);
+}
+
+/**
+ * How often the gRPC channel tries to reconnect while KMS is unreachable. grpc-js waits up to
+ * 120 s between attempts by default, so after an outage the issuer could keep failing long
+ * after KMS is back; tied to the retry backoff instead, it notices within seconds.
+ */
+export function reconnectBackoff(config: GcpKmsConfig): { initialMs: number; maxMs: number } {
+  return {
+    initialMs: Math.max(100, config.retry_backoff),
+    maxMs: Math.max(1000, config.retry_max_backoff),
+  };
 }
 
 /** Per-call options: our deadline, and no SDK retries (faults.ts is the one retry loop). */

@@ -24,6 +24,11 @@ export interface RetryPolicy {
   retries: number;
   backoffMs: number;
   maxBackoffMs: number;
+  /**
+   * Seconds after which an unreachable service is worth trying again: the channel has made
+   * a new connection attempt by then (its reconnect backoff is bounded, see client.ts).
+   */
+  unavailableRetryAfter: number;
 }
 
 /** One KMS operation, named for messages, with the IAM permission it needs. */
@@ -83,8 +88,7 @@ export function toWfidError(err: unknown, operation: KmsOperation, policy: Retry
     case CODE.DEADLINE_EXCEEDED:
     case CODE.RESOURCE_EXHAUSTED: {
       // Quotas are per minute: a throttled client should back off longer than a restarting service.
-      const retryAfter =
-        code === CODE.RESOURCE_EXHAUSTED ? 10 : Math.max(1, Math.ceil(policy.maxBackoffMs / 1000));
+      const retryAfter = code === CODE.RESOURCE_EXHAUSTED ? 10 : policy.unavailableRetryAfter;
       const attempts = operation.idempotent === false ? 1 : policy.retries + 1;
       return new WfidError(
         'ERR_BACKEND_UNAVAILABLE',

@@ -1,16 +1,19 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { protos } from '@google-cloud/kms';
 import type { Logger } from 'pino';
 import { WfidError } from '../../src/errors.js';
-import { ALGORITHMS, type JwsAlg, keyFitsAlg } from '../../src/jws/algorithms.js';
-import { derToRaw } from '../../src/jws/ecdsa.js';
-import { publicKeyFromSpki } from '../../src/jws/jwk.js';
+import type { JwsAlg } from '../../src/jws/algorithms.js';
 import type { BackendFactory, BackendKey, KeyBackend } from '../../src/keys/backend.js';
 import { jwsAlgOf } from './algorithms.js';
-import { callOptions, type KeyManagementServiceClient, openKmsClient } from './client.js';
+import {
+  callOptions,
+  type KeyManagementServiceClient,
+  openKmsClient,
+  reconnectBackoff,
+} from './client.js';
 import type { GcpKmsConfig } from './config.js';
-import { crc32c, int64Value } from './crc32c.js';
 import { type KmsOperation, type RetryPolicy, withRetries } from './faults.js';
+import { jwsSignature, signRequest, verifiedPublicKey } from './messages.js';
 import { type KmsKeyName, parseKeyUri } from './uri.js';
 
 type VersionMessage = protos.google.cloud.kms.v1.ICryptoKeyVersion;
@@ -31,7 +34,7 @@ export class GcpKmsBackend implements KeyBackend {
   readonly createKey?: () => Promise<BackendKey>;
   readonly disableKey?: (key: BackendKey) => Promise<void>;
   /** Public keys by version name: a version's key never changes, and GetPublicKey costs a call. */
-  private readonly publicKeys = new Map<string, { publicKey: KeyObject; alg: JwsAlg }>();
+  private readonly publicKeys = new Map<string, KeyObject>();
   /** Versions already warned about, so a refresh every minute does not repeat the warning. */
   private readonly warned = new Set<string>();
   private readonly retry: RetryPolicy;
@@ -46,6 +49,8 @@ export class GcpKmsBackend implements KeyBackend {
       retries: config.retries,
       backoffMs: config.retry_backoff,
       maxBackoffMs: config.retry_max_backoff,
+      // grpc-js adds up to 20% jitter to its reconnect backoff.
+      unavailableRetryAfter: Math.ceil((reconnectBackoff(config).maxMs * 1.2) / 1000),
     };
     if (!key.version) {
       this.createKey = () => this.createVersion();
@@ -54,12 +59,10 @@ export class GcpKmsBackend implements KeyBackend {
   }
 
   async listKeys(): Promise<BackendKey[]> {
-    const keys: BackendKey[] = [];
-    for (const version of await this.listVersions()) {
-      const key = await this.toBackendKey(version);
-      if (key) keys.push(key);
-    }
-    return keys;
+    const versions = await this.listVersions();
+    // Public keys of versions not seen before are fetched side by side, then cached.
+    const keys = await Promise.all(versions.map((version) => this.toBackendKey(version)));
+    return keys.filter((key): key is BackendKey => key !== undefined);
   }
 
   async sign(key: BackendKey, signingInput: Uint8Array): Promise<Uint8Array> {
@@ -69,45 +72,12 @@ export class GcpKmsBackend implements KeyBackend {
         `${key.ref} is not a version of ${this.key.cryptoKey}`,
       );
     }
-    const hash = ALGORITHMS[key.alg].hash;
-    // Digest algorithms get the digest (the message never leaves the process); Ed25519 signs the data.
-    const payload = hash
-      ? createHash(hash).update(signingInput).digest()
-      : Buffer.from(signingInput);
-    const request = hash
-      ? { name: key.ref, digest: { [hash]: payload }, digestCrc32c: { value: crc32c(payload) } }
-      : { name: key.ref, data: payload, dataCrc32c: { value: crc32c(payload) } };
+    const request = signRequest(key.ref, key.alg, signingInput);
     const [response] = await this.call(
       this.op('AsymmetricSign', key.ref, 'useToSign', SIGNER),
       () => this.client.asymmetricSign(request, callOptions(this.config)),
     );
-    const corrupted = (what: string) =>
-      new WfidError(
-        'ERR_BACKEND',
-        `Cloud KMS AsymmetricSign on ${key.ref}: ${what}; signature refused`,
-        { retryAfter: 1 },
-      );
-    if (response.name !== key.ref)
-      throw corrupted(`the response is for ${response.name || 'no version'}`);
-    if (!(hash ? response.verifiedDigestCrc32c : response.verifiedDataCrc32c)) {
-      throw corrupted(
-        'the service did not confirm the request checksum (corrupted on the way, or an old server)',
-      );
-    }
-    const signature = Buffer.from((response.signature ?? new Uint8Array()) as Uint8Array);
-    if (int64Value(response.signatureCrc32c) !== crc32c(signature))
-      throw corrupted('the signature does not match its CRC32C');
-    const spec = ALGORITHMS[key.alg];
-    if (spec.keyType !== 'ec') return signature;
-    try {
-      return derToRaw(signature, spec.coordinateSize!);
-    } catch (err) {
-      throw new WfidError(
-        'ERR_BACKEND',
-        `Cloud KMS AsymmetricSign on ${key.ref}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
+    return jwsSignature(response, key.ref, key.alg);
   }
 
   async close(): Promise<void> {
@@ -210,44 +180,19 @@ export class GcpKmsBackend implements KeyBackend {
     // Cloud KMS serves public keys of ENABLED versions only. A version that left ENABLED is
     // still listed (disabled) if its key was seen before, so the ring can retire it.
     if (!enabled && !cached) return undefined;
-    const { publicKey } = cached ?? (await this.fetchPublicKey(name, alg));
-    const seconds = Number(version.createTime?.seconds ?? 0);
+    const publicKey = cached ?? (await this.fetchPublicKey(name, alg));
+    const seconds = Number(String(version.createTime?.seconds ?? 0));
     const createdAt = new Date(seconds * 1000 + Math.floor((version.createTime?.nanos ?? 0) / 1e6));
     return { ref: name, alg, publicKey, createdAt, enabled };
   }
 
-  private async fetchPublicKey(
-    name: string,
-    alg: JwsAlg,
-  ): Promise<{ publicKey: KeyObject; alg: JwsAlg }> {
+  private async fetchPublicKey(name: string, alg: JwsAlg): Promise<KeyObject> {
     const [answer] = await this.call(this.op('GetPublicKey', name, 'viewPublicKey', SIGNER), () =>
       this.client.getPublicKey({ name }, callOptions(this.config)),
     );
-    const pem = answer.pem ?? '';
-    const refuse = (what: string) =>
-      new WfidError('ERR_BACKEND', `Cloud KMS GetPublicKey on ${name}: ${what}`, { retryAfter: 1 });
-    if (answer.name !== name) throw refuse(`the response is for ${answer.name || 'no version'}`);
-    if (int64Value(answer.pemCrc32c) !== crc32c(pem))
-      throw refuse('the PEM does not match its CRC32C');
-    let publicKey: KeyObject;
-    try {
-      publicKey = publicKeyFromSpki(pem);
-    } catch (err) {
-      throw new WfidError(
-        'ERR_BACKEND',
-        `Cloud KMS GetPublicKey on ${name}: not a PEM public key`,
-        { cause: err },
-      );
-    }
-    if (jwsAlgOf(answer.algorithm as string) !== alg || !keyFitsAlg(publicKey, alg)) {
-      throw new WfidError(
-        'ERR_KEY_UNSUITABLE',
-        `Cloud KMS public key of ${name} does not fit ${alg}`,
-      );
-    }
-    const entry = { publicKey, alg };
-    this.publicKeys.set(name, entry);
-    return entry;
+    const publicKey = verifiedPublicKey(answer, name, alg);
+    this.publicKeys.set(name, publicKey);
+    return publicKey;
   }
 
   private op(rpc: string, resource: string, permission: string, role: string): KmsOperation {

@@ -11,7 +11,10 @@ import { parseDuration } from './duration.js';
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
   if (ms === null || !Number.isFinite(ms) || ms < 0) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 20s, 10m, 30d)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a duration: ${String(value)} (use e.g. 20s, 10m, 30d)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -20,5 +23,7 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
 /** Booleans from YAML or env text; `z.coerce.boolean` would read "false" as true. */
 export const flag = z.union([
   z.boolean(),
-  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((text) => ['true', '1', 'yes'].includes(text)),
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((text) => ['true', '1', 'yes'].includes(text)),
 ]);

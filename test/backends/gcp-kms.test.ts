@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, GcpKmsBackend } from '../../backends/gcp-kms/index.js';
 import { openKmsClient } from '../../backends/gcp-kms/client.js';
+import { createBackend, type GcpKmsBackend } from '../../backends/gcp-kms/index.js';
 import { parseKeyUri } from '../../backends/gcp-kms/uri.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWfidError } from '../../src/errors.js';
@@ -40,9 +40,6 @@ async function openBackend(uri: string, env: Record<string, string> = {}, logger
   return (await createBackend({ uri, alg: config.alg, config, logger })) as GcpKmsBackend;
 }
 
-/** Fast retries so the fault tests take milliseconds, not seconds. */
-const FAST = { WFID_GCP_KMS_RETRIES: '2', WFID_GCP_KMS_RETRY_BACKOFF: '20ms', WFID_GCP_KMS_RETRY_MAX_BACKOFF: '100ms' };
-
 describeBackendConformance({
   name: 'gcp-kms',
   algs: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
@@ -74,12 +71,17 @@ describe('gcp-kms key URIs and config', () => {
   });
 
   it('refuses insecure (plaintext) gRPC to anything but a loopback address', async () => {
-    const config = (env: Record<string, string>) => loadConfig({ env: { ...kms.env, ...env } }).gcp_kms;
+    const config = (env: Record<string, string>) =>
+      loadConfig({ env: { ...kms.env, ...env } }).gcp_kms;
     for (const host of ['kms.example.com', '10.0.0.8', 'cloudkms.googleapis.com']) {
-      const error = await openKmsClient(config({ WFID_GCP_KMS_API_ENDPOINT: host })).catch((err) => err);
+      const error = await openKmsClient(config({ WFID_GCP_KMS_API_ENDPOINT: host })).catch(
+        (err) => err,
+      );
       expect(isWfidError(error, 'ERR_CONFIG')).toBe(true);
     }
-    const error = await openKmsClient({ ...config({}), api_endpoint: undefined }).catch((err) => err);
+    const error = await openKmsClient({ ...config({}), api_endpoint: undefined }).catch(
+      (err) => err,
+    );
     expect(isWfidError(error, 'ERR_CONFIG')).toBe(true);
     for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
       const client = await openKmsClient(config({ WFID_GCP_KMS_API_ENDPOINT: host }));
@@ -91,7 +93,9 @@ describe('gcp-kms key URIs and config', () => {
 describe('gcp-kms versions', () => {
   it('a pinned version is the only one listed, and the issuer neither creates nor disables versions', async () => {
     const cryptoKey = await kms.createCryptoKey('EC_SIGN_P256_SHA256');
-    const [second] = await kms.client().createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
+    const [second] = await kms
+      .client()
+      .createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
     await waitEnabled(kms.client(), second.name!);
     const backend = await openBackend(`gcpkms://${cryptoKey}/cryptoKeyVersions/1`);
     const keys = await backend.listKeys();
@@ -103,14 +107,21 @@ describe('gcp-kms versions', () => {
 
   it('skips versions still PENDING_GENERATION and algorithms JWS cannot use (with a warning)', async () => {
     const warnings: string[] = [];
-    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, done) => done(void warnings.push(String(chunk))) }));
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({ write: (chunk, _enc, done) => done(void warnings.push(String(chunk))) }),
+    );
     const cryptoKey = await kms.createCryptoKey('EC_SIGN_P256_SHA256');
     const backend = await openBackend(`gcpkms://${cryptoKey}`, {}, logger);
     await kms.setGenerationDelay(60_000);
     try {
-      const [pending] = await kms.client().createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
+      const [pending] = await kms
+        .client()
+        .createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
       expect(pending.state).toBe('PENDING_GENERATION');
-      expect((await backend.listKeys()).map((key) => key.ref)).toEqual([`${cryptoKey}/cryptoKeyVersions/1`]);
+      expect((await backend.listKeys()).map((key) => key.ref)).toEqual([
+        `${cryptoKey}/cryptoKeyVersions/1`,
+      ]);
     } finally {
       await kms.setGenerationDelay(30);
     }
@@ -146,7 +157,9 @@ describe('gcp-kms versions', () => {
     const cryptoKey = await kms.createCryptoKey('EC_SIGN_P256_SHA256');
     const client = kms.client();
     const created = await Promise.all(
-      Array.from({ length: 30 }, () => client.createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} })),
+      Array.from({ length: 30 }, () =>
+        client.createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} }),
+      ),
     );
     await Promise.all(created.map(([version]) => waitEnabled(client, version.name!)));
     const backend = await openBackend(`gcpkms://${cryptoKey}`);
@@ -162,7 +175,9 @@ describe('gcp-kms versions', () => {
       const created = await backend.createKey!();
       expect(created.enabled).toBe(true);
       const input = randomBytes(20);
-      expect(verifySignature('ES256', created.publicKey, input, await backend.sign(created, input))).toBe(true);
+      expect(
+        verifySignature('ES256', created.publicKey, input, await backend.sign(created, input)),
+      ).toBe(true);
     } finally {
       await kms.setGenerationDelay(30);
     }
@@ -170,9 +185,14 @@ describe('gcp-kms versions', () => {
   });
 
   it('refuses to sign with a version of another CryptoKey', async () => {
-    const backend = await openBackend(`gcpkms://${await kms.createCryptoKey('EC_SIGN_P256_SHA256')}`);
+    const backend = await openBackend(
+      `gcpkms://${await kms.createCryptoKey('EC_SIGN_P256_SHA256')}`,
+    );
     const [key] = await backend.listKeys();
-    const foreign: BackendKey = { ...key!, ref: key!.ref.replace(/cryptoKeys\/[^/]+/, 'cryptoKeys/other') };
+    const foreign: BackendKey = {
+      ...key!,
+      ref: key!.ref.replace(/cryptoKeys\/[^/]+/, 'cryptoKeys/other'),
+    };
     const error = await backend.sign(foreign, randomBytes(8)).catch((err) => err);
     expect(isWfidError(error, 'ERR_KEY_NOT_FOUND')).toBe(true);
     await backend.close();

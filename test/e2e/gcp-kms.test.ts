@@ -1,0 +1,110 @@
+/**
+ * The issuer signing with Cloud KMS (the gRPC stand-in speaking the real protos), seen from
+ * outside: tokens verified through the remote JWKS by jose, a CryptoKeyVersion made by the
+ * security team reaching the JWKS, and KMS down answered with 503 until it is back.
+ */
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GcpKmsPeer, startGcpKms, waitEnabled } from '../peers/gcp-kms.js';
+import { type RunningIssuer, startIssuer } from './harness.js';
+
+let kms: GcpKmsPeer;
+let cryptoKey: string;
+let issuer: RunningIssuer;
+
+beforeAll(async () => {
+  kms = await startGcpKms();
+  cryptoKey = await kms.createCryptoKey('EC_SIGN_P256_SHA256');
+  issuer = await startIssuer({
+    env: {
+      WFID_KEYS: `gcpkms://${cryptoKey}`,
+      WFID_KEYS_REFRESH: '1s',
+      WFID_GCP_KMS_RETRIES: '1',
+      WFID_GCP_KMS_RETRY_BACKOFF: '50ms',
+      WFID_GCP_KMS_RETRY_MAX_BACKOFF: '200ms',
+      ...kms.env,
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await issuer?.stop();
+  await kms?.close();
+});
+
+const jwksKids = async () => {
+  const body = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as {
+    keys: { kid: string }[];
+  };
+  return body.keys.map((key) => key.kid);
+};
+
+async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('issuer on gcp-kms', () => {
+  it('mints tokens signed in Cloud KMS that an outside verifier accepts through the JWKS', async () => {
+    const before = await kms.calls('AsymmetricSign');
+    const execution = await issuer.startExecution({ workflow_id: 'wf-gcp' });
+    const { value } = await issuer.mint(execution.request_token, 'https://verifier.example');
+    const jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
+    const { payload, protectedHeader } = await jwtVerify(value, jwks, {
+      issuer: issuer.url,
+      audience: 'https://verifier.example',
+    });
+    expect(protectedHeader.alg).toBe('ES256');
+    expect(payload.workflow_id).toBe('wf-gcp');
+    expect(await kms.calls('AsymmetricSign')).toBeGreaterThan(before);
+    // The kid is a thumbprint: the JWKS names no project, key ring or key.
+    const published = await (await issuer.fetch('/.well-known/jwks.json')).text();
+    expect(published).not.toContain('projects/');
+  });
+
+  it('a version made by the security team reaches the JWKS; older tokens keep verifying', async () => {
+    const execution = await issuer.startExecution({ workflow_id: 'wf-rotate' });
+    const before = (await issuer.mint(execution.request_token, 'aud')).value;
+    const oldKid = decodeProtectedHeader(before).kid;
+    const [version] = await kms
+      .client()
+      .createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
+    await waitEnabled(kms.client(), version.name!);
+    await until(async () => (await jwksKids()).length === 2);
+    expect(await jwksKids()).toContain(oldKid);
+    const jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
+    expect((await jwtVerify(before, jwks)).payload.workflow_id).toBe('wf-rotate');
+    const after = (await issuer.mint(execution.request_token, 'aud')).value;
+    expect((await jwtVerify(after, jwks)).payload.workflow_id).toBe('wf-rotate');
+  });
+
+  it('KMS down: /v1/token answers 503 with Retry-After; back up, tokens flow again', async () => {
+    const execution = await issuer.startExecution({ workflow_id: 'wf-outage' });
+    await kms.stop();
+    try {
+      const response = await issuer.fetch('/v1/token', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${execution.request_token}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ audience: 'aud' }),
+      });
+      expect(response.status).toBe(503);
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await response.json()) as { error: string }).error).toBe('temporarily_unavailable');
+    } finally {
+      await kms.start();
+    }
+    const jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
+    let token: string | undefined;
+    await until(async () => {
+      token = (await issuer.mint(execution.request_token, 'aud').catch(() => undefined))?.value;
+      return token !== undefined;
+    });
+    expect((await jwtVerify(token!, jwks)).payload.workflow_id).toBe('wf-outage');
+  }, 60_000);
+});
