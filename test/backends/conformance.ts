@@ -10,11 +10,14 @@ import { compactVerify, importJWK } from 'jose';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWfidError } from '../../src/errors.js';
+import { MemoryKeyStateStore } from '../../src/executions/stores/memory.js';
 import type { JwsAlg } from '../../src/jws/algorithms.js';
 import { encodeHeader, signCompact, verifySignature } from '../../src/jws/compact.js';
 import { toPublicJwk } from '../../src/jws/jwk.js';
 import type { BackendKey, KeyBackend } from '../../src/keys/backend.js';
+import { retireKey } from '../../src/keys/operations.js';
 import { KeyRing } from '../../src/keys/ring.js';
+import { RotationPolicy, Rotator } from '../../src/keys/rotation.js';
 
 export interface OpenedBackend {
   backend: KeyBackend;
@@ -63,7 +66,9 @@ export function describeBackendConformance(target: ConformanceTarget): void {
 
     it('signs JOSE signatures that verify against the listed public key', async () => {
       const [key] = await enabledKeys(backend);
-      const input = Buffer.from(`${encodeHeader({ alg, kid: 'k' })}.${randomBytes(48).toString('base64url')}`);
+      const input = Buffer.from(
+        `${encodeHeader({ alg, kid: 'k' })}.${randomBytes(48).toString('base64url')}`,
+      );
       const signature = await backend.sign(key!, input);
       if (alg === 'ES256') expect(signature.length).toBe(64);
       if (alg === 'ES384') expect(signature.length).toBe(96);
@@ -73,8 +78,10 @@ export function describeBackendConformance(target: ConformanceTarget): void {
     it('produces a compact JWS an outside verifier (jose) accepts with the published JWK', async () => {
       const [key] = await enabledKeys(backend);
       const jwk = toPublicJwk(key!.publicKey, alg);
-      const token = await signCompact(encodeHeader({ alg, kid: jwk.kid }), { hello: 'world' }, (input) =>
-        backend.sign(key!, input),
+      const token = await signCompact(
+        encodeHeader({ alg, kid: jwk.kid }),
+        { hello: 'world' },
+        (input) => backend.sign(key!, input),
       );
       const { payload, protectedHeader } = await compactVerify(token, await importJWK(jwk, alg));
       expect(protectedHeader.kid).toBe(jwk.kid);
@@ -102,13 +109,20 @@ export function describeBackendConformance(target: ConformanceTarget): void {
 
     it('keeps kids stable across listings', async () => {
       const kids = async () =>
-        new Map((await backend.listKeys()).map((key) => [key.ref, toPublicJwk(key.publicKey, key.alg).kid]));
+        new Map(
+          (await backend.listKeys()).map((key) => [
+            key.ref,
+            toPublicJwk(key.publicKey, key.alg).kid,
+          ]),
+        );
       expect(await kids()).toEqual(await kids());
     });
 
     it('answers ERR_KEY_NOT_FOUND for a version it does not hold', async () => {
       const [key] = await enabledKeys(backend);
-      const error = await backend.sign(target.missingKey(key!), randomBytes(32)).catch((err) => err);
+      const error = await backend
+        .sign(target.missingKey(key!), randomBytes(32))
+        .catch((err) => err);
       expect(isWfidError(error, 'ERR_KEY_NOT_FOUND')).toBe(true);
     });
 
@@ -118,7 +132,9 @@ export function describeBackendConformance(target: ConformanceTarget): void {
       const key = ring.signingKey();
       expect(ring.publishedKey(key.kid)).toBe(key);
       const input = randomBytes(40);
-      expect(verifySignature(alg, key.backendKey.publicKey, input, await ring.sign(input))).toBe(true);
+      expect(verifySignature(alg, key.backendKey.publicKey, input, await ring.sign(input))).toBe(
+        true,
+      );
     });
 
     it('creates a new version with a new kid, or refuses because versions are made outside', async () => {
@@ -134,6 +150,68 @@ export function describeBackendConformance(target: ConformanceTarget): void {
       expect(listed?.enabled).toBe(true);
       expect(toPublicJwk(listed!.publicKey, alg).kid).toBe(toPublicJwk(created.publicKey, alg).kid);
     }, 60_000);
+
+    it('rotates through its versions: published a lead time before signing, old signatures verify until retired, emergency retire', async () => {
+      if (!backend.createKey) {
+        expect(backend.createKey).toBeUndefined();
+        return;
+      }
+      const DAY = 86_400_000;
+      let now = Date.UTC(2026, 0, 1);
+      const logger = pino({ level: 'silent' });
+      const store = new MemoryKeyStateStore();
+      const times = { prepublishMs: DAY, retainMs: 3_600_000 };
+      const policy = new RotationPolicy({
+        store,
+        backend,
+        times,
+        disableRetired: false,
+        holder: 'conformance',
+        leaseMs: 60_000,
+        logger,
+        now: () => now,
+      });
+      const ring = new KeyRing(backend, { logger, policy });
+      const rotator = new Rotator({
+        ring,
+        policy,
+        everyMs: 30 * DAY,
+        prepublishMs: DAY,
+        logger,
+        now: () => now,
+      });
+      await rotator.tick();
+      const first = ring.signingKey();
+      const input = randomBytes(32);
+      const oldSignature = await ring.sign(input);
+
+      now += 29 * DAY; // the next version is prepared a lead time ahead
+      await rotator.tick();
+      const pending = ring.publishedKeys().find((key) => key.kid !== first.kid);
+      expect(pending).toBeDefined();
+      expect(ring.signingKey().kid).toBe(first.kid);
+
+      now += DAY; // published a full lead time: it signs now
+      await rotator.tick();
+      expect(ring.signingKey().kid).toBe(pending!.kid);
+      const published = ring.publishedKey(first.kid);
+      expect(published).toBeDefined();
+      expect(verifySignature(alg, published!.backendKey.publicKey, input, oldSignature)).toBe(true);
+
+      now += times.retainMs; // every token of the old key has expired
+      await rotator.tick();
+      expect(ring.publishedKey(first.kid)).toBeUndefined();
+
+      await retireKey(store, pending!.kid, { now: true, at: now }); // compromise
+      await rotator.tick();
+      expect(ring.publishedKey(pending!.kid)).toBeUndefined();
+      const replacement = ring.signingKey();
+      expect(replacement.kid).not.toBe(pending!.kid);
+      const fresh = randomBytes(16);
+      expect(
+        verifySignature(alg, replacement.backendKey.publicKey, fresh, await ring.sign(fresh)),
+      ).toBe(true);
+    }, 120_000);
 
     it('a disabled version is listed as disabled and refuses to sign with ERR_KEY_DISABLED', async () => {
       if (!backend.disableKey) {
