@@ -1,0 +1,245 @@
+/**
+ * A real LocalStack (community core) for the AWS KMS tests, run in host mode as a plain Python
+ * process on 127.0.0.1 with only KMS enabled and its filesystem in a temp dir. No Docker.
+ * Installed into its own venv by test/peers/install/aws-kms.sh (see there why it is pinned).
+ *
+ * LocalStack's community edition keeps KMS state in memory only (PERSISTENCE is a Pro
+ * feature), so `restart()` brings back an empty KMS. Keys that must survive a restart are made
+ * with `createKey({ material })`: LocalStack's `_custom_id_` and `_custom_key_material_` tags
+ * let `restoreKeys()` re-create them with the same ARN and key pair, which is what a KMS that
+ * comes back after an outage looks like to the issuer.
+ */
+
+/**
+ * LocalStack 4.13 derives a key-material id with `uuid.uuid5(namespace, <bytes>)`, which only
+ * Python >= 3.12 accepts; on 3.11 every CreateKey with custom key material fails. This
+ * sitecustomize (on LocalStack's PYTHONPATH only) gives 3.11 the 3.12 behaviour.
+ */
+const PY311_SHIM = `import sys, uuid
+if sys.version_info < (3, 12):
+    import hashlib
+    _uuid5 = uuid.uuid5
+    def uuid5(namespace, name):
+        if isinstance(name, (bytes, bytearray)):
+            digest = hashlib.sha1(namespace.bytes + bytes(name)).digest()
+            return uuid.UUID(bytes=digest[:16], version=5)
+        return _uuid5(namespace, name)
+    uuid.uuid5 = uuid5
+`;
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateKeyCommand,
+  type CreateKeyCommandInput,
+  type KeySpec,
+  type KeyUsageType,
+  KMSClient,
+  type Tag,
+} from '@aws-sdk/client-kms';
+
+export const LOCALSTACK_VERSION = process.env.WFID_LOCALSTACK_VERSION ?? '4.13.1';
+/** Static credentials LocalStack accepts; account 000000000000. */
+export const LOCALSTACK_AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_REGION: 'us-east-1',
+} as const;
+
+export interface LocalStackKey {
+  arn: string;
+  keyId: string;
+}
+
+export interface LocalStack {
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  /** `awskms://127.0.0.1:<port>/<keyId>` */
+  uri(keyId: string): string;
+  /** Env for a child process (the issuer) to reach this LocalStack with test credentials. */
+  env: Record<string, string>;
+  /** A raw SDK client on this LocalStack (test setup, the bench's baseline). */
+  kms: KMSClient;
+  /**
+   * CreateKey outside the issuer, as a security team would. With `restorable`, the key pair
+   * and id are chosen here so `restoreKeys()` can bring the same key back after a restart.
+   */
+  createKey(options: {
+    keySpec: KeySpec;
+    keyUsage?: KeyUsageType;
+    tags?: Tag[];
+    restorable?: boolean;
+  }): Promise<LocalStackKey>;
+  /** Re-creates every restorable key (same ARN, same key pair) on a fresh LocalStack. */
+  restoreKeys(): Promise<void>;
+  /** Stops the process (SIGTERM), as an outage would. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port (empty KMS: see the module comment). */
+  start(): Promise<void>;
+  logs(): string;
+  /** Stops the process and removes its temp dir. */
+  close(): Promise<void>;
+}
+
+/** The venv python the install script made, or WFID_LOCALSTACK_PYTHON. */
+export function findLocalStackPython(): string {
+  const python =
+    process.env.WFID_LOCALSTACK_PYTHON ??
+    join(
+      process.env.WFID_LOCALSTACK_HOME ?? join(homedir(), '.cache/wfid-localstack'),
+      `venv-${LOCALSTACK_VERSION}/bin/python`,
+    );
+  if (!existsSync(python)) {
+    throw new Error(
+      `LocalStack peer: ${python} not found; run test/peers/install/aws-kms.sh (installs localstack-core ${LOCALSTACK_VERSION} into a venv) or set WFID_LOCALSTACK_PYTHON`,
+    );
+  }
+  return python;
+}
+
+export async function startLocalStack(): Promise<LocalStack> {
+  const python = findLocalStackPython();
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-localstack-'));
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const kms = new KMSClient({
+    endpoint,
+    region: LOCALSTACK_AWS_ENV.AWS_REGION,
+    credentials: {
+      accessKeyId: LOCALSTACK_AWS_ENV.AWS_ACCESS_KEY_ID,
+      secretAccessKey: LOCALSTACK_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+    },
+  });
+  const restorable: CreateKeyCommandInput[] = [];
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  const shimDir = join(dir, 'python-shim');
+  await mkdir(shimDir);
+  await writeFile(join(shimDir, 'sitecustomize.py'), PY311_SHIM);
+
+  const launch = async () => {
+    // Only what LocalStack needs: no AWS_* or proxy settings of the caller leak in.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      PYTHONPATH: shimDir,
+      GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      SERVICES: 'kms',
+      // Host mode: never take the container code paths, keep every file in our temp dir.
+      OVERRIDE_IN_DOCKER: '0',
+      FILESYSTEM_ROOT: join(dir, 'filesystem'),
+      // Offline and quiet: no DNS server, no certificate download, no analytics.
+      DNS_ADDRESS: '0',
+      SKIP_SSL_CERT_DOWNLOAD: '1',
+      DISABLE_EVENTS: '1',
+      EAGER_SERVICE_LOADING: '1',
+    };
+    const started = spawn(python, ['-m', 'localstack.runtime.main'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = started;
+    started.stdout?.on('data', (chunk) => {
+      output += chunk;
+    });
+    started.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (started.exitCode !== null) throw new Error(`LocalStack exited at start:\n${output}`);
+      const health = await fetch(`${endpoint}/_localstack/health`)
+        .then((response) => response.json() as Promise<{ services?: Record<string, string> }>)
+        .catch(() => undefined);
+      const state = health?.services?.kms;
+      if (state === 'available' || state === 'running') return;
+      if (Date.now() > deadline)
+        throw new Error(`LocalStack peer: KMS not available in 90 s:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  };
+
+  const stop = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGTERM');
+    const timer = setTimeout(() => running.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    await stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  return {
+    port,
+    endpoint,
+    uri: (keyId) => `awskms://127.0.0.1:${port}/${keyId}`,
+    env: { ...LOCALSTACK_AWS_ENV },
+    kms,
+    async createKey({ keySpec, keyUsage = 'SIGN_VERIFY', tags = [], restorable: keep = false }) {
+      const input: CreateKeyCommandInput = {
+        KeySpec: keySpec,
+        KeyUsage: keyUsage,
+        Tags: [...tags],
+      };
+      if (keep) {
+        input.Tags!.push(
+          { TagKey: '_custom_id_', TagValue: randomUUID() },
+          { TagKey: '_custom_key_material_', TagValue: privateKeyDer(keySpec) },
+        );
+        restorable.push(input);
+      }
+      const out = await kms.send(new CreateKeyCommand(input));
+      return { arn: out.KeyMetadata!.Arn!, keyId: out.KeyMetadata!.KeyId! };
+    },
+    async restoreKeys() {
+      for (const input of restorable) await kms.send(new CreateKeyCommand(input));
+    },
+    stop,
+    start: launch,
+    logs: () => output,
+    close: async () => {
+      kms.destroy();
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Base64 DER private key in the form LocalStack's custom key material takes (PKCS#8). */
+function privateKeyDer(keySpec: KeySpec): string {
+  const pair =
+    keySpec === 'ECC_NIST_P256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : keySpec === 'ECC_NIST_P384'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
+        : generateKeyPairSync('rsa', { modulusLength: Number(keySpec.slice(4)) || 2048 });
+  return pair.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
