@@ -62,7 +62,7 @@ describe('gcp-kms response integrity', () => {
     ['signature', 'a signature altered after its CRC32C was computed'],
     ['name', 'a response naming another version'],
     ['verifiedDigestCrc32c', 'a response that does not confirm the request checksum'],
-  ] as const)('refuses %s corruption (%s) with ERR_BACKEND', async (field) => {
+  ] as const)('refuses %s corruption (%s) with ERR_BACKEND', async (field, _why) => {
     await kms.fault({ kind: 'corrupt', field }, { method: 'AsymmetricSign' });
     const error = await signError();
     expect(isWfidError(error, 'ERR_BACKEND')).toBe(true);

@@ -15,8 +15,9 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { crc32c } from '../../backends/gcp-kms/crc32c.js';
+import { FaultInjector, type Message, type PeerControl, RpcError } from './gcp-kms-faults.js';
 import { checkCurveOrders } from './gcp-kms-keys.js';
-import { KmsState, type Message, type PeerControl, RpcError } from './gcp-kms-state.js';
+import { KmsState } from './gcp-kms-state.js';
 
 /** Both proto roots: KMS's own, and google-gax's copy of the common protos (api, rpc, type). */
 function protoIncludeDirs(): string[] {
@@ -46,7 +47,7 @@ function loadService(): grpc.ServiceDefinition {
 type Handler = (request: Message) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
 /** Wraps each RPC with the fault hooks; methods not listed answer UNIMPLEMENTED (grpc-js default). */
-function implementation(state: KmsState): grpc.UntypedServiceImplementation {
+function implementation(state: KmsState, faults: FaultInjector): grpc.UntypedServiceImplementation {
   const handlers: Record<string, Handler> = {
     CreateKeyRing: (r) => state.createKeyRing(r.parent, r.keyRingId),
     GetKeyRing: (r) => state.getKeyRing(r.name),
@@ -74,7 +75,7 @@ function implementation(state: KmsState): grpc.UntypedServiceImplementation {
       call: grpc.ServerUnaryCall<Message, Message>,
       callback: grpc.sendUnaryData<Message>,
     ) => {
-      state.answer(method, call.request, handler).then(
+      faults.answer(method, call.request, handler).then(
         (response) => callback(null, response),
         (err: unknown) => {
           if (err instanceof RpcError)
@@ -94,13 +95,14 @@ class PeerServer {
 
   constructor(
     private readonly state: KmsState,
+    private readonly faults: FaultInjector,
     public port: number,
   ) {}
 
   async start(): Promise<number> {
     if (this.server) return this.port;
     const server = new grpc.Server();
-    server.addService(this.service, implementation(this.state));
+    server.addService(this.service, implementation(this.state, this.faults));
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         `127.0.0.1:${this.port}`,
@@ -123,7 +125,8 @@ async function main(): Promise<void> {
   checkCurveOrders();
   const portArg = process.argv.indexOf('--port');
   const state = new KmsState();
-  const peer = new PeerServer(state, portArg > 0 ? Number(process.argv[portArg + 1]) : 0);
+  const faults = new FaultInjector();
+  const peer = new PeerServer(state, faults, portArg > 0 ? Number(process.argv[portArg + 1]) : 0);
   const port = await peer.start();
 
   const control = async (message: PeerControl): Promise<unknown> => {
@@ -132,8 +135,14 @@ async function main(): Promise<void> {
         return peer.stop();
       case 'start':
         return peer.start();
-      default:
-        return state.control(message);
+      case 'fault':
+        return faults.add(message.fault, message.method, message.times);
+      case 'clearFaults':
+        return faults.clear();
+      case 'calls':
+        return faults.callCount(message.method);
+      case 'generationDelay':
+        return state.setGenerationDelay(message.ms);
     }
   };
   if (process.send) {

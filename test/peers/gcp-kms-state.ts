@@ -1,9 +1,10 @@
 /**
- * The in-memory Cloud KMS behind test/peers/gcp-kms-server.ts: resources, version states,
- * signing, and the test hooks (faults, corrupted response fields, call counts).
+ * The in-memory Cloud KMS behind test/peers/gcp-kms-server.ts: key rings, keys, versions and
+ * their states, public keys and signing.
  * Messages are plain objects in the camelCase form @grpc/proto-loader serialises.
  */
 import { crc32c } from '../../backends/gcp-kms/crc32c.js';
+import { int64, type Message, RpcError } from './gcp-kms-faults.js';
 import {
   type AlgorithmSpec,
   digestLength,
@@ -12,68 +13,6 @@ import {
   SIGN_ALGORITHMS,
   signWith,
 } from './gcp-kms-keys.js';
-
-export type StatusName =
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED'
-  | 'FAILED_PRECONDITION'
-  | 'UNAVAILABLE'
-  | 'DEADLINE_EXCEEDED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'UNIMPLEMENTED';
-
-/** A request or response as @grpc/proto-loader hands it over: shaped by the proto, not by TS. */
-// biome-ignore lint/suspicious/noExplicitAny: messages are checked against the proto at runtime
-export type Message = Record<string, any>;
-
-export class RpcError extends Error {
-  constructor(
-    readonly code: StatusName,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Response fields a `corrupt` fault can spoil, as a faulty network path or proxy might. */
-export type Corruption =
-  | 'signatureCrc32c'
-  | 'signature'
-  | 'name'
-  | 'verifiedDigestCrc32c'
-  | 'pemCrc32c'
-  | 'pem';
-
-export type Fault =
-  | { kind: 'status'; code: StatusName }
-  | { kind: 'delay'; ms: number }
-  | { kind: 'corrupt'; field: Corruption };
-
-/** Messages the test helper sends over IPC. */
-export type PeerControl =
-  | { op: 'fault'; fault: Fault; method?: string; times?: number }
-  | { op: 'clearFaults' }
-  | { op: 'calls'; method: string }
-  | { op: 'generationDelay'; ms: number }
-  | { op: 'stop' }
-  | { op: 'start' };
-
-/** The IAM permission each method checks, as named in Cloud KMS's PERMISSION_DENIED messages. */
-const PERMISSION: Record<string, string> = {
-  CreateKeyRing: 'cloudkms.keyRings.create',
-  GetKeyRing: 'cloudkms.keyRings.get',
-  CreateCryptoKey: 'cloudkms.cryptoKeys.create',
-  GetCryptoKey: 'cloudkms.cryptoKeys.get',
-  ListCryptoKeyVersions: 'cloudkms.cryptoKeyVersions.list',
-  GetCryptoKeyVersion: 'cloudkms.cryptoKeyVersions.get',
-  CreateCryptoKeyVersion: 'cloudkms.cryptoKeyVersions.create',
-  UpdateCryptoKeyVersion: 'cloudkms.cryptoKeyVersions.update',
-  DestroyCryptoKeyVersion: 'cloudkms.cryptoKeyVersions.destroy',
-  GetPublicKey: 'cloudkms.cryptoKeyVersions.viewPublicKey',
-  AsymmetricSign: 'cloudkms.cryptoKeyVersions.useToSign',
-};
 
 const ID = '[a-zA-Z0-9_-]{1,63}';
 const LOCATION = new RegExp(`^projects/${ID}/locations/${ID}$`);
@@ -106,59 +45,16 @@ const timestamp = (date: Date) => ({
   seconds: Math.floor(date.getTime() / 1000),
   nanos: (date.getTime() % 1000) * 1e6,
 });
-const int64 = (value: number) => ({ value: String(value) });
 
 export class KmsState {
   private readonly keyRings = new Map<string, Date>();
   private readonly cryptoKeys = new Map<string, CryptoKey>();
-  private faults: { fault: Fault; method?: string; remaining: number }[] = [];
-  private readonly calls = new Map<string, number>();
   /** How long a generated version stays PENDING_GENERATION (an HSM takes seconds). */
   private generationDelay = 30;
 
-  control(message: PeerControl): unknown {
-    switch (message.op) {
-      case 'fault':
-        this.faults.push({
-          fault: message.fault,
-          method: message.method,
-          remaining: message.times ?? 1,
-        });
-        return null;
-      case 'clearFaults':
-        this.faults = [];
-        return null;
-      case 'calls':
-        return this.calls.get(message.method) ?? 0;
-      case 'generationDelay':
-        this.generationDelay = message.ms;
-        return null;
-      default:
-        throw new Error(`unknown control op ${message.op}`);
-    }
-  }
-
-  /** Runs one RPC through the fault hooks: failures before, corruption after. */
-  async answer(method: string, request: Message, handler: (r: Message) => unknown) {
-    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
-    const index = this.faults.findIndex(
-      (entry) => entry.method === undefined || entry.method === method,
-    );
-    const entry = index >= 0 ? this.faults[index] : undefined;
-    if (entry && --entry.remaining <= 0) this.faults.splice(index, 1);
-    const fault = entry?.fault;
-    if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
-    if (fault?.kind === 'status') {
-      const resource = request.name ?? request.parent ?? request.cryptoKeyVersion?.name ?? '';
-      const message =
-        fault.code === 'PERMISSION_DENIED'
-          ? `Permission '${PERMISSION[method]}' denied on resource '${resource}' (or it may not exist).`
-          : `injected ${fault.code}`;
-      throw new RpcError(fault.code, message);
-    }
-    const response = (await handler(request)) as Message;
-    if (fault?.kind === 'corrupt') corrupt(response, fault.field);
-    return response;
+  /** How long new versions stay PENDING_GENERATION. */
+  setGenerationDelay(ms: number): void {
+    this.generationDelay = ms;
   }
 
   createKeyRing(parent: string, id: string) {
@@ -382,32 +278,6 @@ function signingInput(spec: AlgorithmSpec, request: Message) {
     );
   }
   return { bytes, field, checked: Boolean(sent) };
-}
-
-function corrupt(response: Message, field: Corruption): void {
-  switch (field) {
-    case 'signatureCrc32c':
-      response.signatureCrc32c = int64((Number(response.signatureCrc32c.value) + 1) >>> 0);
-      break;
-    case 'signature':
-      // The checksum still describes the original: what a bit flip on the way looks like.
-      response.signature = Buffer.from(response.signature);
-      response.signature[4] ^= 0x01;
-      break;
-    case 'name':
-      response.name = response.name.replace(/\d+$/, (n: string) => String(Number(n) + 1000));
-      break;
-    case 'verifiedDigestCrc32c':
-      response.verifiedDigestCrc32c = false;
-      response.verifiedDataCrc32c = false;
-      break;
-    case 'pemCrc32c':
-      response.pemCrc32c = int64((Number(response.pemCrc32c.value) + 1) >>> 0);
-      break;
-    case 'pem':
-      response.pem = response.pem.replace(/[A-Za-z]/, (c: string) => (c === 'A' ? 'B' : 'A'));
-      break;
-  }
 }
 
 function invalid(what: string): RpcError {

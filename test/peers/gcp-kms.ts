@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
-import type { Fault, PeerControl } from './gcp-kms-state.js';
+import type { Fault, PeerControl } from './gcp-kms-faults.js';
 
-export type { Fault } from './gcp-kms-state.js';
+export type { Fault } from './gcp-kms-faults.js';
 
 export interface GcpKmsPeer {
   readonly host: '127.0.0.1';
