@@ -1,55 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 /**
- * In-process mode: the issuer runs inside the n8n main process (single-instance installs),
- * started from `n8n.ready`. It needs the `workflow-identity` package resolvable from this
- * package and its public `createIssuer` API; the issuer reads its own WFID_* settings
- * (keys, store, issuer URL, engine tokens) from the n8n process environment.
+ * In-process mode (single-instance installs): the issuer runs inside the n8n main process,
+ * started from `n8n.ready`, listening on its own address (WFID_HOST/WFID_PORT, default
+ * 127.0.0.1:8080) so verifiers reach discovery and JWKS there. It reads its WFID_* settings
+ * (issuer, keys, store, engine tokens) from the n8n process environment, exactly as
+ * `wfid serve` would. Needs the `workflow-identity` package resolvable from here (installed
+ * next to this package) or WFID_IN_PROCESS_MODULE naming its entry file.
+ *
+ * Not done: mounting the issuer's routes on n8n's own Express app. n8n reads every request
+ * body (rawBodyReader, bodyParser) and serves the editor for unknown paths before
+ * `n8n.ready` runs, so mounting would mean re-ordering n8n's router stack.
  */
 export interface InProcessIssuer {
   url: string;
   engineToken: string;
+  close(): Promise<void>;
 }
 
 interface IssuerModule {
-  createIssuer?: (options: { env: NodeJS.ProcessEnv }) => Promise<{
-    url?: string;
-    engineToken?: string;
-    listen?: () => Promise<unknown>;
-    close?: () => Promise<void>;
-  }>;
+  loadConfig?: (options: { env: NodeJS.ProcessEnv }) => {
+    engine_tokens: string[];
+    data_dir: string;
+    issuer: string;
+  };
+  createIssuer?: (
+    config: unknown,
+  ) => Promise<{ listen(): Promise<string>; close(): Promise<void> }>;
 }
 
 export async function startInProcessIssuer(
-  _server: unknown,
-  _n8nConfig: unknown,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<InProcessIssuer> {
-  // A variable specifier: the root package is optional at build time and ESM-only.
-  const specifier = 'workflow-identity';
+  const configured = env.WFID_IN_PROCESS_MODULE;
+  // The root package is ESM and optional: import() by a variable, not a static import.
+  const specifier = configured
+    ? pathToFileURL(isAbsolute(configured) ? configured : join(process.cwd(), configured)).href
+    : 'workflow-identity';
   let api: IssuerModule;
   try {
     api = (await import(specifier)) as IssuerModule;
   } catch (cause) {
     throw new Error(
-      'WFID_IN_PROCESS=true: install workflow-identity next to n8n (npm install workflow-identity)',
-      {
-        cause,
-      },
+      'WFID_IN_PROCESS=true: cannot load workflow-identity (npm install workflow-identity next to n8n, or set WFID_IN_PROCESS_MODULE)',
+      { cause },
     );
   }
-  if (typeof api.createIssuer !== 'function') {
+  if (typeof api.createIssuer !== 'function' || typeof api.loadConfig !== 'function') {
     throw new Error(
-      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer API; run the issuer as a service (WFID_ISSUER_URL)',
+      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer/loadConfig API',
     );
   }
-  const issuer = await api.createIssuer({ env: process.env });
-  await issuer.listen?.();
-  const engineToken = issuer.engineToken ?? process.env.WFID_ENGINE_TOKEN;
-  const url = issuer.url ?? process.env.WFID_ISSUER_URL ?? process.env.WFID_ISSUER;
-  if (!url || !engineToken) {
-    throw new Error(
-      'WFID_IN_PROCESS=true: set WFID_ISSUER and WFID_ENGINE_TOKEN for the in-process issuer',
-    );
-  }
-  const close = issuer.close;
-  if (close) process.once('beforeExit', () => void close());
-  return { url, engineToken };
+  const config = api.loadConfig({ env });
+  const issuer = await api.createIssuer(config);
+  const url = await issuer.listen();
+  // With no engine token configured the issuer generated one in its data dir.
+  const engineToken =
+    config.engine_tokens[0] ??
+    (await readFile(join(config.data_dir, 'engine-token'), 'utf8')).trim();
+  return { url, engineToken, close: () => issuer.close() };
 }

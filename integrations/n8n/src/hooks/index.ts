@@ -29,8 +29,9 @@ function connect(url: string, engineToken: string): void {
   logger.info('workflow-identity: registering n8n executions', { issuer: url });
 }
 
-if (config.issuerUrl && config.engineToken) connect(config.issuerUrl, config.engineToken);
-else if (!config.inProcess) {
+if (config.issuerUrl && config.engineToken && !config.inProcess) {
+  connect(config.issuerUrl, config.engineToken);
+} else if (!config.inProcess) {
   logger.warn(
     'workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; executions are not registered by the hooks',
   );
@@ -48,10 +49,13 @@ if (!listening) {
 const hooks = {
   n8n: {
     ready: [
-      async function ready(server: unknown, n8nConfig: unknown): Promise<void> {
+      async function ready(): Promise<void> {
         if (!config.inProcess) return;
-        const issuer = await startInProcessIssuer(server, n8nConfig);
-        connect(issuer.url, issuer.engineToken);
+        const issuer = await startInProcessIssuer();
+        process.once('SIGTERM', () => void issuer.close());
+        // The issuer listens on its own address; the hooks talk to it over loopback HTTP like
+        // any engine, so both modes share one code path.
+        connect(config.issuerUrl ?? issuer.url, issuer.engineToken);
       },
     ],
   },
