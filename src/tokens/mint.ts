@@ -10,6 +10,8 @@ import { compileSubject, executionClaims } from './claims.js';
 const NOT_BEFORE_SKEW_S = 5;
 const MAX_AUDIENCES = 10;
 const MAX_AUDIENCE_LENGTH = 512;
+/** Executions whose serialised claims are kept; an execution typically mints a few tokens in a row. */
+const EXECUTION_CACHE_SIZE = 1024;
 
 export interface MinterOptions {
   ring: KeyRing;
@@ -40,8 +42,11 @@ export class TokenMinter {
   private readonly subject: (claims: Record<string, unknown>) => string;
   private readonly allowed?: Set<string>;
   private readonly now: () => number;
+  private readonly issuerJson: string;
+  private readonly executionParts = new Map<string, { startedAt: number; json: string }>();
 
   constructor(private readonly options: MinterOptions) {
+    this.issuerJson = `{"iss":${JSON.stringify(options.issuer)}`;
     this.subject = compileSubject(options.subjectTemplate, options.extraClaims);
     this.allowed = options.allowedAudiences && new Set(options.allowedAudiences);
     this.now = options.now ?? Date.now;
@@ -58,24 +63,30 @@ export class TokenMinter {
     const lifetimeMs = Math.min(this.lifetime(request.lifetimeS), this.options.maxLifetimeMs, execution.deadline - now);
     const exp = Math.floor((now + lifetimeMs) / 1000);
     if (exp <= iat) throw new WfidError('ERR_EXECUTION_ENDED', `execution ${execution.executionId} reaches its deadline now`);
-    const claims = executionClaims(execution);
     const jti = randomUUID();
-    const payload = {
-      iss: this.options.issuer,
-      sub: this.subject(claims),
-      aud: audience,
-      iat,
-      nbf: iat - NOT_BEFORE_SKEW_S,
-      exp,
-      jti,
-      ...claims,
-    };
+    // Equal to JSON.stringify({iss, sub, ...executionClaims, aud, iat, nbf, exp, jti}), with the
+    // parts fixed per issuer and per execution serialised once.
+    const payload = `${this.issuerJson}${this.executionJson(execution)},"aud":${JSON.stringify(audience)},"iat":${iat},"nbf":${iat - NOT_BEFORE_SKEW_S},"exp":${exp},"jti":"${jti}"}`;
     const ring = this.options.ring;
     const key = ring.signingKey();
-    const signingInput = `${key.encodedHeader}.${base64url(JSON.stringify(payload))}`;
+    const signingInput = `${key.encodedHeader}.${base64url(payload)}`;
     const signature = await ring.sign(Buffer.from(signingInput, 'latin1'), key);
     this.options.metrics?.tokensMinted.inc({ backend: ring.backend.kind, alg: key.backendKey.alg });
     return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti };
+  }
+
+  /** `,"sub":…,<execution claims>` of an execution; its claims never change once registered. */
+  private executionJson(execution: ExecutionRecord): string {
+    const cached = this.executionParts.get(execution.executionId);
+    if (cached && cached.startedAt === execution.startedAt) return cached.json;
+    const claims = executionClaims(execution);
+    const json = `,"sub":${JSON.stringify(this.subject(claims))},${JSON.stringify(claims).slice(1, -1)}`;
+    if (this.executionParts.size >= EXECUTION_CACHE_SIZE) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      this.executionParts.delete(this.executionParts.keys().next().value!);
+    }
+    this.executionParts.set(execution.executionId, { startedAt: execution.startedAt, json });
+    return json;
   }
 
   private audience(value: unknown): string | string[] {

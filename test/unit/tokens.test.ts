@@ -77,6 +77,20 @@ describe('TokenMinter', () => {
     expect(first.expiresAt).toBe(iat + 600);
   });
 
+  it('serialises each execution's claims once, yet never mixes executions up', async () => {
+    const { minter: m } = await minter();
+    const first = parseCompact((await m.mint(record(), { audience: 'a' })).value)!;
+    const other = parseCompact((await m.mint(record({ executionId: 'e-2', workflowId: 'wf-2' }), { audience: 'a' })).value)!;
+    const reused = parseCompact((await m.mint(record({ workflowId: 'wf-3', startedAt: NOW - 500 }), { audience: 'a' })).value)!;
+    expect(first.payload).toMatchObject({ execution_id: 'e-1', workflow_id: 'wf-1', sub: 'workflow:wf-1' });
+    expect(other.payload).toMatchObject({ execution_id: 'e-2', workflow_id: 'wf-2', sub: 'workflow:wf-2' });
+    // Same id registered anew (after collection): claims are built again, not served from the cache.
+    expect(reused.payload).toMatchObject({ execution_id: 'e-1', workflow_id: 'wf-3', sub: 'workflow:wf-3' });
+    // The hand-assembled payload is exactly what JSON.stringify would produce: no duplicate keys.
+    const text = Buffer.from(first.signingInput.toString().split('.')[1]!, 'base64url').toString();
+    expect(JSON.stringify(JSON.parse(text))).toBe(text);
+  });
+
   it('never lets a token outlive the execution deadline or the configured cap', async () => {
     const { minter: m } = await minter();
     const nearDeadline = await m.mint(record({ deadline: NOW + 90_000 }), { audience: 'a' });
