@@ -77,7 +77,7 @@ describe('TokenMinter', () => {
     expect(first.expiresAt).toBe(iat + 600);
   });
 
-  it('serialises each execution's claims once, yet never mixes executions up', async () => {
+  it("serialises each execution's claims once, yet never mixes executions up", async () => {
     const { minter: m } = await minter();
     const first = parseCompact((await m.mint(record(), { audience: 'a' })).value)!;
     const other = parseCompact((await m.mint(record({ executionId: 'e-2', workflowId: 'wf-2' }), { audience: 'a' })).value)!;
