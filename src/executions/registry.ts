@@ -102,7 +102,7 @@ export class ExecutionRegistry {
     if (!parsed || !stored || !secretMatches(parsed.secret, stored.secretHash)) {
       throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid');
     }
-    const record = await this.store.getExecution(stored.executionId);
+    const record = stored.execution;
     if (!record || !isRunning(record, this.now())) {
       throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid: its execution has ended');
     }

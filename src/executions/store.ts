@@ -7,6 +7,15 @@ export interface StoredRequestToken {
 }
 
 /**
+ * A request token as the mint path looks it up: with its execution, read in the same round
+ * trip (a JOIN, a script), since every token request needs both. `execution` is undefined
+ * once the execution has been collected.
+ */
+export interface RequestTokenLookup extends StoredRequestToken {
+  execution?: ExecutionRecord;
+}
+
+/**
  * Persistence of executions and request tokens. Implementations: memory (tests), SQLite
  * (default), PostgreSQL and Redis (several replicas). All pass test/stores/store-suite.ts.
  * Every method reads the shared state afresh: replicas keep no cache of execution status, so
@@ -23,7 +32,7 @@ export interface ExecutionStore {
    */
   endExecution(executionId: string, status: EndStatus, endedAt: number): Promise<ExecutionRecord | undefined>;
   addRequestToken(tokenId: string, token: StoredRequestToken): Promise<void>;
-  getRequestToken(tokenId: string): Promise<StoredRequestToken | undefined>;
+  getRequestToken(tokenId: string): Promise<RequestTokenLookup | undefined>;
   /**
    * Deletes executions (and their request tokens) that ended, or passed their deadline,
    * before `before`. Returns how many were deleted.

@@ -76,6 +76,8 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       await store.addRequestToken('tok-1-' + record.executionId, { executionId: record.executionId, secretHash });
       const stored = await store.getRequestToken('tok-1-' + record.executionId);
       expect(stored?.executionId).toBe(record.executionId);
+      // The execution comes with the token, in the same lookup.
+      expect(stored?.execution).toEqual(record);
       expect(Buffer.from(stored!.secretHash).equals(secretHash)).toBe(true);
       expect(await store.getRequestToken('unknown')).toBeUndefined();
     });

@@ -31,7 +31,8 @@ export class MemoryStore implements ExecutionStore {
   }
 
   async getRequestToken(tokenId: string) {
-    return this.requestTokens.get(tokenId);
+    const token = this.requestTokens.get(tokenId);
+    return token && { ...token, execution: await this.getExecution(token.executionId) };
   }
 
   async collectExecutions(before: number) {

@@ -42,7 +42,10 @@ const SQL = {
         RETURNING ${EXECUTION_COLUMNS}`,
   addToken:
     'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
-  getToken: 'SELECT execution_id, secret_hash FROM wfid_request_tokens WHERE token_id = $1',
+  getToken: `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.execution_id, e.workflow_id,
+               e.metadata::text AS metadata, e.status, e.started_at, e.deadline, e.ended_at
+             FROM wfid_request_tokens t LEFT JOIN wfid_executions e ON e.execution_id = t.execution_id
+             WHERE t.token_id = $1`,
   // One statement deletes a batch of executions and their tokens atomically.
   collect: `WITH gone AS (
               DELETE FROM wfid_executions WHERE execution_id IN (
@@ -163,9 +166,16 @@ export class PostgresStore implements ExecutionStore {
 
   async getRequestToken(tokenId: string) {
     const row = (
-      await this.run<{ execution_id: string; secret_hash: Buffer }>('getToken', [tokenId])
+      await this.run<ExecutionRow & { token_execution_id: string; secret_hash: Buffer }>('getToken', [
+        tokenId,
+      ])
     ).rows[0];
-    return row && { executionId: row.execution_id, secretHash: row.secret_hash };
+    if (!row) return undefined;
+    return {
+      executionId: row.token_execution_id,
+      secretHash: row.secret_hash,
+      execution: row.execution_id === null ? undefined : fromRow(row),
+    };
   }
 
   async collectExecutions(before: number) {

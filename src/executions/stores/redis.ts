@@ -56,6 +56,11 @@ const SCRIPTS = {
       redis.call('ZREM', KEYS[1], id)
     end
     return #ids`,
+  // KEYS: request token. ARGV: prefix. The token and its execution in one round trip.
+  wfidToken: `
+    local token = redis.call('HMGET', KEYS[1], 'execution_id', 'secret_hash')
+    if not token[1] then return false end
+    return {token[1], token[2], redis.call('HGETALL', ARGV[1] .. 'exec:' .. token[1])}`,
   // KEYS: lease. ARGV: holder, ttl ms. Takes a free lease (SET NX PX) or renews the holder's own.
   wfidTakeLease: `
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -208,9 +213,16 @@ export class RedisStore implements ExecutionStore {
   }
 
   async getRequestToken(tokenId: string) {
-    const hash = await this.guard(() => this.redis.hgetall(`${PREFIX}rt:${tokenId}`));
-    if (hash.execution_id === undefined || hash.secret_hash === undefined) return undefined;
-    return { executionId: hash.execution_id, secretHash: Buffer.from(hash.secret_hash, 'hex') };
+    const reply = (await this.guard(() => this.redis.wfidToken(`${PREFIX}rt:${tokenId}`, PREFIX))) as
+      | [string, string, string[]]
+      | null;
+    if (!reply) return undefined;
+    const [executionId, secretHash, execution] = reply;
+    return {
+      executionId,
+      secretHash: Buffer.from(secretHash, 'hex'),
+      execution: execution.length > 0 ? fromHash(execution) : undefined,
+    };
   }
 
   async collectExecutions(before: number) {

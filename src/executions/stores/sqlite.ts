@@ -50,7 +50,10 @@ export class SqliteStore implements ExecutionStore {
         `UPDATE executions SET status = ?, ended_at = ? WHERE execution_id = ? AND status = 'running'`,
       ),
       addToken: db.prepare('INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)'),
-      getToken: db.prepare('SELECT execution_id, secret_hash FROM request_tokens WHERE token_id = ?'),
+      getToken: db.prepare(
+        `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.*
+         FROM request_tokens t LEFT JOIN executions e ON e.execution_id = t.execution_id WHERE t.token_id = ?`,
+      ),
       collectTokens: db.prepare(
         `DELETE FROM request_tokens WHERE execution_id IN
            (SELECT execution_id FROM executions WHERE coalesce(ended_at, deadline) < ?)`,
@@ -99,8 +102,15 @@ export class SqliteStore implements ExecutionStore {
   }
 
   async getRequestToken(tokenId: string) {
-    const row = this.statements.getToken.get(tokenId) as { execution_id: string; secret_hash: Buffer } | undefined;
-    return row && { executionId: row.execution_id, secretHash: row.secret_hash };
+    const row = this.statements.getToken.get(tokenId) as
+      | (ExecutionRow & { token_execution_id: string; secret_hash: Buffer })
+      | undefined;
+    if (!row) return undefined;
+    return {
+      executionId: row.token_execution_id,
+      secretHash: row.secret_hash,
+      execution: row.execution_id === null ? undefined : fromRow(row),
+    };
   }
 
   async collectExecutions(before: number) {
