@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,12 +36,44 @@ export interface N8nOptions {
   timeoutMs?: number;
 }
 
-/** Builds integrations/n8n with its own tsc into its own dist (not part of the root build). */
+/**
+ * Builds integrations/n8n with its own tsc into its own dist (not part of the root build),
+ * unless dist is newer than every source. Test files run in parallel processes: an mkdir
+ * lock makes one build while the others wait, so none loads a half-written dist.
+ */
 export async function buildIntegration(): Promise<void> {
   if (!existsSync(join(INTEGRATION, 'node_modules', 'typescript'))) {
     throw new Error('integrations/n8n has no node_modules: run bash test/peers/install/n8n.sh');
   }
-  await run('npm', ['run', 'build'], { cwd: INTEGRATION });
+  const lock = join(INTEGRATION, '.build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${lock} held for too long; remove it if stale`);
+      await new Promise((done) => setTimeout(done, 200));
+    }
+  }
+  try {
+    const marker = join(INTEGRATION, 'dist', '.built');
+    if (existsSync(marker) && (await newestSource()) < (await stat(marker)).mtimeMs) return;
+    await run('npm', ['run', 'build'], { cwd: INTEGRATION });
+    await writeFile(marker, new Date().toISOString());
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function newestSource(): Promise<number> {
+  let newest = 0;
+  for (const dir of ['src', 'nodes', 'credentials']) {
+    for (const file of await readdir(join(INTEGRATION, dir), { recursive: true })) {
+      newest = Math.max(newest, (await stat(join(INTEGRATION, dir, file))).mtimeMs);
+    }
+  }
+  return newest;
 }
 
 export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
