@@ -28,7 +28,8 @@ export async function benchAwsKms(): Promise<Record<string, number>> {
   try {
     const key = await localstack.createKey({ keySpec: 'ECC_NIST_P256' });
     const backend = (await createBackend({
-      uri: localstack.uri(key.arn),
+      // Straight to LocalStack, as the raw baseline is (not through the peer's outage relay).
+      uri: `awskms://127.0.0.1:${localstack.directPort}/${key.arn}`,
       alg: 'ES256',
       config: loadConfig({ env: {}, overrides: { 'aws_kms.discovery': 'none' } }),
       logger: pino({ level: 'silent' }),

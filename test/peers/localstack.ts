@@ -3,11 +3,13 @@
  * process on 127.0.0.1 with only KMS enabled and its filesystem in a temp dir. No Docker.
  * Installed into its own venv by test/peers/install/aws-kms.sh (see there why it is pinned).
  *
- * LocalStack's community edition keeps KMS state in memory only (PERSISTENCE is a Pro
- * feature), so `restart()` brings back an empty KMS. Keys that must survive a restart are made
- * with `createKey({ material })`: LocalStack's `_custom_id_` and `_custom_key_material_` tags
- * let `restoreKeys()` re-create them with the same ARN and key pair, which is what a KMS that
- * comes back after an outage looks like to the issuer.
+ * Outages: clients reach LocalStack through a small TCP relay on `port`. `stop()` closes the
+ * relay (connections refused, open ones cut) and ends the LocalStack process. LocalStack's
+ * community edition keeps KMS state in memory only (PERSISTENCE is a Pro feature), so
+ * `start()` launches it again, re-creates the keys made with `restorable: true` (same ARN and
+ * key pair, through LocalStack's `_custom_id_` and `_custom_key_material_` tags) and their
+ * aliases, and only then opens the relay again: clients see what a real KMS looks like after an
+ * outage, never a half-restored one.
  */
 
 /**
@@ -31,10 +33,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateAliasCommand,
   CreateKeyCommand,
   type CreateKeyCommandInput,
   type KeySpec,
@@ -57,18 +60,21 @@ export interface LocalStackKey {
 }
 
 export interface LocalStack {
+  /** The relay clients use (it refuses connections while stopped). */
   port: number;
   /** `http://127.0.0.1:<port>` */
   endpoint: string;
+  /** LocalStack's own port, bypassing the relay (benchmarks). */
+  directPort: number;
   /** `awskms://127.0.0.1:<port>/<keyId>` */
   uri(keyId: string): string;
   /** Env for a child process (the issuer) to reach this LocalStack with test credentials. */
   env: Record<string, string>;
-  /** A raw SDK client on this LocalStack (test setup, the bench's baseline). */
+  /** A raw SDK client on LocalStack itself, not through the relay (test setup, the bench's baseline). */
   kms: KMSClient;
   /**
    * CreateKey outside the issuer, as a security team would. With `restorable`, the key pair
-   * and id are chosen here so `restoreKeys()` can bring the same key back after a restart.
+   * and id are chosen here so `start()` brings the same key back after `stop()`.
    */
   createKey(options: {
     keySpec: KeySpec;
@@ -76,11 +82,11 @@ export interface LocalStack {
     tags?: Tag[];
     restorable?: boolean;
   }): Promise<LocalStackKey>;
-  /** Re-creates every restorable key (same ARN, same key pair) on a fresh LocalStack. */
-  restoreKeys(): Promise<void>;
-  /** Stops the process (SIGTERM), as an outage would. */
+  /** CreateAlias, remembered so `start()` puts it back. */
+  createAlias(alias: string, keyId: string): Promise<void>;
+  /** An outage: the relay refuses connections and the process stops (SIGTERM). */
   stop(): Promise<void>;
-  /** Starts it again on the same port (empty KMS: see the module comment). */
+  /** Back on the same port, with the restorable keys and their aliases (see the module comment). */
   start(): Promise<void>;
   logs(): string;
   /** Stops the process and removes its temp dir. */
@@ -107,9 +113,10 @@ export async function startLocalStack(): Promise<LocalStack> {
   const python = findLocalStackPython();
   const dir = await mkdtemp(join(tmpdir(), 'wfid-localstack-'));
   const port = await freePort();
+  const directPort = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const kms = new KMSClient({
-    endpoint,
+    endpoint: `http://127.0.0.1:${directPort}`,
     region: LOCALSTACK_AWS_ENV.AWS_REGION,
     credentials: {
       accessKeyId: LOCALSTACK_AWS_ENV.AWS_ACCESS_KEY_ID,
@@ -117,6 +124,8 @@ export async function startLocalStack(): Promise<LocalStack> {
     },
   });
   const restorable: CreateKeyCommandInput[] = [];
+  const aliases: { alias: string; keyId: string }[] = [];
+  const relay = new Relay(port, directPort);
   let child: ChildProcess | undefined;
   let output = '';
 
@@ -130,7 +139,7 @@ export async function startLocalStack(): Promise<LocalStack> {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: dir,
       PYTHONPATH: shimDir,
-      GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      GATEWAY_LISTEN: `127.0.0.1:${directPort}`,
       SERVICES: 'kms',
       // Host mode: never take the container code paths, keep every file in our temp dir.
       OVERRIDE_IN_DOCKER: '0',
@@ -156,7 +165,7 @@ export async function startLocalStack(): Promise<LocalStack> {
     const deadline = Date.now() + 90_000;
     for (;;) {
       if (started.exitCode !== null) throw new Error(`LocalStack exited at start:\n${output}`);
-      const health = await fetch(`${endpoint}/_localstack/health`)
+      const health = await fetch(`http://127.0.0.1:${directPort}/_localstack/health`)
         .then((response) => response.json() as Promise<{ services?: Record<string, string> }>)
         .catch(() => undefined);
       const state = health?.services?.kms;
@@ -168,6 +177,7 @@ export async function startLocalStack(): Promise<LocalStack> {
   };
 
   const stop = async () => {
+    await relay.close();
     const running = child;
     child = undefined;
     if (!running || running.exitCode !== null) return;
@@ -180,6 +190,7 @@ export async function startLocalStack(): Promise<LocalStack> {
 
   try {
     await launch();
+    await relay.open();
   } catch (err) {
     await stop();
     await rm(dir, { recursive: true, force: true });
@@ -189,6 +200,7 @@ export async function startLocalStack(): Promise<LocalStack> {
   return {
     port,
     endpoint,
+    directPort,
     uri: (keyId) => `awskms://127.0.0.1:${port}/${keyId}`,
     env: { ...LOCALSTACK_AWS_ENV },
     kms,
@@ -208,11 +220,19 @@ export async function startLocalStack(): Promise<LocalStack> {
       const out = await kms.send(new CreateKeyCommand(input));
       return { arn: out.KeyMetadata!.Arn!, keyId: out.KeyMetadata!.KeyId! };
     },
-    async restoreKeys() {
-      for (const input of restorable) await kms.send(new CreateKeyCommand(input));
+    async createAlias(alias, keyId) {
+      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+      aliases.push({ alias, keyId });
     },
     stop,
-    start: launch,
+    async start() {
+      await launch();
+      for (const input of restorable) await kms.send(new CreateKeyCommand(input));
+      for (const { alias, keyId } of aliases) {
+        await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+      }
+      await relay.open();
+    },
     logs: () => output,
     close: async () => {
       kms.destroy();
@@ -220,6 +240,44 @@ export async function startLocalStack(): Promise<LocalStack> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Forwards TCP connections from `port` to LocalStack; closed, it refuses them. */
+class Relay {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly port: number,
+    private readonly target: number,
+  ) {}
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', resolve);
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 /** Base64 DER private key in the form LocalStack's custom key material takes (PKCS#8). */
