@@ -71,7 +71,6 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     lifetimeMs: config.tokens.lifetime,
     maxLifetimeMs: config.tokens.max_lifetime,
     allowedAudiences: config.tokens.audiences,
-    metrics,
   });
   const deps: ServerDeps = {
     config,

@@ -18,6 +18,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No per-request log lines: the mint path stays fast and no Authorization header is ever logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // Routes never log per request, so no per-request child logger is built on the hot path.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: deps.config.http.body_limit,
     trustProxy: deps.config.http.trust_proxy,
     return503OnClosing: true,

@@ -14,6 +14,9 @@ export interface RingKey {
   jwk: PublicJwk;
   /** base64url of `{"alg","kid","typ":"JWT"}`: fixed per key, so encoded once. */
   encodedHeader: string;
+  /** Metric series of this key's backend and alg, bound once (label lookups cost on the hot path). */
+  signSeconds?: { observe(seconds: number): void };
+  tokensMinted?: { inc(): void };
 }
 
 export interface Signature {
@@ -75,6 +78,7 @@ export class KeyRing {
         backendKey,
         jwk,
         encodedHeader: known?.encodedHeader ?? encodeHeader({ alg: backendKey.alg, kid: jwk.kid, typ: 'JWT' }),
+        ...this.boundMetrics(backendKey.alg),
       });
     }
     if (this.backend.signsLocally) {
@@ -100,6 +104,12 @@ export class KeyRing {
     if (changed) this.jwksCache = undefined;
   }
 
+  private boundMetrics(alg: string): Pick<RingKey, 'signSeconds' | 'tokensMinted'> {
+    if (!this.metrics) return {};
+    const labels = { backend: this.backend.kind, alg };
+    return { signSeconds: this.metrics.signSeconds.labels(labels), tokensMinted: this.metrics.tokensMinted.labels(labels) };
+  }
+
   /** The key that signs now. */
   signingKey(): RingKey {
     if (!this.active) {
@@ -113,10 +123,7 @@ export class KeyRing {
   async sign(signingInput: Uint8Array, key: RingKey = this.signingKey()): Promise<Uint8Array> {
     const started = performance.now();
     const signature = await this.backend.sign(key.backendKey, signingInput);
-    this.metrics?.signSeconds.observe(
-      { backend: this.backend.kind, alg: key.backendKey.alg },
-      (performance.now() - started) / 1000,
-    );
+    key.signSeconds?.observe((performance.now() - started) / 1000);
     if (!this.backend.signsLocally && !verifySignature(key.backendKey.alg, key.backendKey.publicKey, signingInput, signature)) {
       // A wrong key version, a DER/raw mix-up or a tampering proxy: never let such a token out.
       this.logger.error({ kid: key.kid, ref: key.backendKey.ref, backend: this.backend.kind }, 'backend signature does not match the published key');

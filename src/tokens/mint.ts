@@ -3,7 +3,6 @@ import { WfidError } from '../errors.js';
 import { type ExecutionRecord, isRunning } from '../executions/execution.js';
 import { base64url } from '../jws/base64url.js';
 import type { KeyRing } from '../keys/ring.js';
-import type { Metrics } from '../metrics.js';
 import { compileSubject, executionClaims } from './claims.js';
 
 /** `nbf` sits this far before `iat` so verifiers whose clocks run a little behind accept the token. */
@@ -22,7 +21,6 @@ export interface MinterOptions {
   maxLifetimeMs: number;
   /** When set, only these audiences may be requested. */
   allowedAudiences?: readonly string[];
-  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -71,7 +69,7 @@ export class TokenMinter {
     const key = ring.signingKey();
     const signingInput = `${key.encodedHeader}.${base64url(payload)}`;
     const signature = await ring.sign(Buffer.from(signingInput, 'latin1'), key);
-    this.options.metrics?.tokensMinted.inc({ backend: ring.backend.kind, alg: key.backendKey.alg });
+    key.tokensMinted?.inc();
     return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti };
   }
 

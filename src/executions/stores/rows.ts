@@ -26,14 +26,14 @@ export function toRow(record: ExecutionRecord): ExecutionRow {
   };
 }
 
+/** Runs on every token request: fills the parsed metadata object in place instead of spreading. */
 export function fromRow(row: ExecutionRow): ExecutionRecord {
-  return {
-    ...(JSON.parse(row.metadata) as Metadata),
-    executionId: row.execution_id,
-    workflowId: row.workflow_id,
-    status: row.status,
-    startedAt: Number(row.started_at),
-    deadline: Number(row.deadline),
-    ...(row.ended_at === null ? {} : { endedAt: Number(row.ended_at) }),
-  };
+  const record = JSON.parse(row.metadata) as ExecutionRecord;
+  record.executionId = row.execution_id;
+  record.workflowId = row.workflow_id;
+  record.status = row.status;
+  record.startedAt = Number(row.started_at);
+  record.deadline = Number(row.deadline);
+  if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
+  return record;
 }

@@ -4,6 +4,14 @@ import { bearerToken } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { MintRateLimit } from '../rate-limit.js';
 
+/** Compiled into a serializer by Fastify: faster than JSON.stringify on the hot path. */
+const TOKEN_RESPONSE = {
+  type: 'object',
+  properties: { value: { type: 'string' }, expires_at: { type: 'integer' } },
+  required: ['value', 'expires_at'],
+  additionalProperties: false,
+} as const;
+
 /** `/v1/token`: a running execution, holding its request token, asks for identity tokens. */
 export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { registry, minter, config } = deps;
@@ -18,14 +26,14 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     return { value: token.value, expires_at: token.expiresAt };
   };
 
-  app.post('/v1/token', async (request, reply) => {
+  app.post('/v1/token', { schema: { response: { 200: TOKEN_RESPONSE } } }, async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
     reply.header('cache-control', 'no-store');
     return mint(request, body.audience, body.lifetime_s);
   });
 
   // The shape GitHub's toolkit uses: GET with the audience in the query string.
-  app.get('/v1/token', async (request, reply) => {
+  app.get('/v1/token', { schema: { response: { 200: TOKEN_RESPONSE } } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     reply.header('cache-control', 'no-store');
     return mint(request, query.audience, query.lifetime_s);
