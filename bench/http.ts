@@ -109,6 +109,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
     });
     const { request_token } = (await started.json()) as { request_token: string };
     const cpuRatios: number[] = [];
+    const issuerCpuUs: number[] = [];
+    const baselineCpuUs: number[] = [];
     const wallRatios: number[] = [];
     const issuerRates: number[] = [];
     const baselineRates: number[] = [];
@@ -123,6 +125,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
       baselineRates.push(base.perWallSecond);
       issuerRates.push(ours.perWallSecond);
       cpuRatios.push(ours.perCpuSecond / base.perCpuSecond);
+      issuerCpuUs.push(1e6 / ours.perCpuSecond);
+      baselineCpuUs.push(1e6 / base.perCpuSecond);
       wallRatios.push(ours.perWallSecond / base.perWallSecond);
       p50.push(ours.result.latency.p50);
       p99.push(ours.result.latency.p99);
@@ -132,6 +136,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
       http_baseline_per_s: Math.round(median(baselineRates)),
       http_token_vs_baseline: round(median(cpuRatios)),
       http_token_vs_baseline_wall: round(median(wallRatios)),
+      http_token_cpu_us_per_request: round(median(issuerCpuUs), 1),
+      http_baseline_cpu_us_per_request: round(median(baselineCpuUs), 1),
       http_token_p50_ms: median(p50),
       http_token_p99_ms: median(p99),
       issuer_peak_rss_mb: round(await peakRssMb(issuer.pid!), 1),

@@ -18,8 +18,9 @@ export interface RequestTokenLookup extends StoredRequestToken {
 /**
  * Persistence of executions and request tokens. Implementations: memory (tests), SQLite
  * (default), PostgreSQL and Redis (several replicas). All pass test/stores/store-suite.ts.
- * Every method reads the shared state afresh: replicas keep no cache of execution status, so
- * an end accepted by one replica is seen by every other on its next request.
+ * Every method answers from the shared state as it is now: a store may cache only what it can
+ * prove fresh (SQLite checks `data_version`), so an end accepted by one replica is seen by every
+ * other on its next request. Callers treat returned records as read-only.
  */
 export interface ExecutionStore {
   readonly kind: string;

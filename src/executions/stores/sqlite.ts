@@ -3,8 +3,17 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
-import type { ExecutionStore, KeyStateRecord, KeyStateStore, StoredRequestToken } from '../store.js';
+import type {
+  ExecutionStore,
+  KeyStateRecord,
+  KeyStateStore,
+  RequestTokenLookup,
+  StoredRequestToken,
+} from '../store.js';
 import { fromRow, type ExecutionRow, toRow } from './rows.js';
+
+/** Token lookups kept between commits; the cache is dropped whole when full (cheap, rare). */
+const LOOKUP_CACHE_SIZE = 10_000;
 
 /** Versioned schema: each entry runs once, in order, recorded in `PRAGMA user_version`. */
 const MIGRATIONS = [
@@ -25,6 +34,7 @@ export class SqliteStore implements ExecutionStore {
   readonly keyStates: KeyStateStore;
   private readonly db: Database.Database;
   private readonly statements;
+  private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = { version: -1, entries: new Map() };
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -46,6 +56,7 @@ export class SqliteStore implements ExecutionStore {
          ON CONFLICT (execution_id) DO NOTHING`,
       ),
       get: db.prepare('SELECT * FROM executions WHERE execution_id = ?'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       end: db.prepare(
         `UPDATE executions SET status = ?, ended_at = ? WHERE execution_id = ? AND status = 'running'`,
       ),
@@ -94,6 +105,7 @@ export class SqliteStore implements ExecutionStore {
 
   async endExecution(executionId: string, status: EndStatus, endedAt: number) {
     this.statements.end.run(status, endedAt, executionId);
+    this.lookups.entries.clear();
     return this.getExecution(executionId);
   }
 
@@ -101,19 +113,33 @@ export class SqliteStore implements ExecutionStore {
     this.statements.addToken.run(tokenId, token.executionId, token.secretHash);
   }
 
+  /**
+   * The lookup of every token request. Answers come from a cache that is exactly as fresh as the
+   * database: SQLite bumps `PRAGMA data_version` whenever another connection (another process)
+   * commits, and this connection's own writes that change a cached answer (an end, a
+   * collection) clear the cache themselves.
+   */
   async getRequestToken(tokenId: string) {
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.lookups.version) this.lookups = { version, entries: new Map() };
+    const cached = this.lookups.entries.get(tokenId);
+    if (cached) return cached;
     const row = this.statements.getToken.get(tokenId) as
       | (ExecutionRow & { token_execution_id: string; secret_hash: Buffer })
       | undefined;
     if (!row) return undefined;
-    return {
+    const lookup: RequestTokenLookup = {
       executionId: row.token_execution_id,
       secretHash: row.secret_hash,
       execution: row.execution_id === null ? undefined : fromRow(row),
     };
+    if (this.lookups.entries.size >= LOOKUP_CACHE_SIZE) this.lookups.entries.clear();
+    this.lookups.entries.set(tokenId, lookup);
+    return lookup;
   }
 
   async collectExecutions(before: number) {
+    this.lookups.entries.clear();
     return this.db.transaction(() => {
       this.statements.collectTokens.run(before);
       return this.statements.collect.run(before).changes;
