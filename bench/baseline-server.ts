@@ -8,7 +8,9 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import Fastify from 'fastify';
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'baseline', typ: 'JWT' })).toString('base64url');
+const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'baseline', typ: 'JWT' })).toString(
+  'base64url',
+);
 const payload = Buffer.from(
   JSON.stringify({
     iss: 'http://127.0.0.1:8080',
@@ -30,7 +32,10 @@ const signingInput = `${header}.${payload}`;
 
 const app = Fastify();
 app.post('/v1/token', async () => {
-  const signature = sign('sha256', Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const signature = sign('sha256', Buffer.from(signingInput), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
   return { value: `${signingInput}.${signature.toString('base64url')}`, expires_at: 2_000_000_000 };
 });
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });

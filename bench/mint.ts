@@ -48,7 +48,8 @@ export async function benchMint(): Promise<Record<string, number>> {
   const signingInput = Buffer.from(sample.value.split('.').slice(0, 2).join('.'));
 
   const result = await interleavedRatio(
-    () => opsPerSecond(() => minter.mint(execution, { audience: 'https://sts.amazonaws.com' }), 800),
+    () =>
+      opsPerSecond(() => minter.mint(execution, { audience: 'https://sts.amazonaws.com' }), 800),
     () => opsPerSecond(() => signLocal('ES256', privateKey, signingInput), 800),
     5,
   );

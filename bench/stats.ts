@@ -20,7 +20,10 @@ export function cpuMs(): number {
 }
 
 /** Operations per CPU-second of an operation run back to back for about `ms` of CPU time. */
-export async function opsPerSecond(operation: () => Promise<unknown> | unknown, ms: number): Promise<number> {
+export async function opsPerSecond(
+  operation: () => Promise<unknown> | unknown,
+  ms: number,
+): Promise<number> {
   for (let i = 0; i < 200; i++) await operation(); // warm up
   let count = 0;
   const started = cpuMs();

@@ -57,7 +57,11 @@ export class WfidError extends Error {
   /** Seconds a client should wait before retrying, for 429 and 503 answers. */
   readonly retryAfter?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfter?: number },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WfidError';
     this.code = code;

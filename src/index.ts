@@ -12,7 +12,7 @@
  * const token = await issuer.minter.mint(record, { audience: 'https://sts.amazonaws.com' });
  * ```
  */
-export { loadConfig, type LoadOptions } from './config/load.js';
+export { type LoadOptions, loadConfig } from './config/load.js';
 export type { Config, ConfigInput } from './config/schema.js';
 export { type ErrorCode, isWfidError, WfidError } from './errors.js';
 export type { EndStatus, ExecutionRecord, ExecutionStatus } from './executions/execution.js';
@@ -21,7 +21,7 @@ export type { ExecutionStore, KeyStateRecord, KeyStateStore } from './executions
 export { openStore } from './executions/stores/open.js';
 export { buildServer } from './http/server.js';
 export { createIssuer, type Issuer, type IssuerOptions } from './issuer.js';
-export { type JwsAlg } from './jws/algorithms.js';
+export type { JwsAlg } from './jws/algorithms.js';
 export { derToRaw, rawToDer } from './jws/ecdsa.js';
 export { jwkThumbprint, type PublicJwk, toPublicJwk } from './jws/jwk.js';
 export type { BackendFactory, BackendKey, BackendOptions, KeyBackend } from './keys/backend.js';

@@ -6,11 +6,11 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { ExecutionRegistry } from './executions/registry.js';
 import type { ExecutionStore } from './executions/store.js';
-import type { KeyBackend } from './keys/backend.js';
 import { openStore } from './executions/stores/open.js';
 import type { ServerDeps } from './http/deps.js';
 import { resolveEngineTokens } from './http/engine-tokens.js';
 import { buildServer } from './http/server.js';
+import type { KeyBackend } from './keys/backend.js';
 import { openBackend } from './keys/open.js';
 import { describe, KeyRing } from './keys/ring.js';
 import { RotationPolicy, Rotator } from './keys/rotation.js';
@@ -44,7 +44,8 @@ export interface IssuerOptions {
  */
 export async function createIssuer(config: Config, options: IssuerOptions = {}): Promise<Issuer> {
   const logger =
-    options.logger ?? pino({ level: config.log_level, redact: ['req.headers.authorization', '*.token', '*.pin'] });
+    options.logger ??
+    pino({ level: config.log_level, redact: ['req.headers.authorization', '*.token', '*.pin'] });
   await mkdir(config.data_dir, { recursive: true, mode: 0o700 });
   const metrics = new Metrics({ processMetrics: true });
   const store = await openStore(config.store, { logger: logger.child({ component: 'store' }) });
@@ -106,9 +107,20 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
       every(config.keys.refresh, () => rotator.tick(), 'key refresh and rotation');
       // Key states (an emergency retire, another replica's step) are re-read more often than
       // the backend is listed: a store read costs little, a KMS listing does not.
-      every(Math.min(config.keys.refresh, KEY_STATE_POLL_MS), () => rotator.follow(), 'following key states');
-      every(config.executions.collect_every, () => registry.collect(), 'collecting ended executions');
-      logger.info({ url, issuer: config.issuer, backend: backend.kind, store: store.kind }, 'issuer listening');
+      every(
+        Math.min(config.keys.refresh, KEY_STATE_POLL_MS),
+        () => rotator.follow(),
+        'following key states',
+      );
+      every(
+        config.executions.collect_every,
+        () => registry.collect(),
+        'collecting ended executions',
+      );
+      logger.info(
+        { url, issuer: config.issuer, backend: backend.kind, store: store.kind },
+        'issuer listening',
+      );
       return url;
     },
     async close() {
@@ -122,11 +134,19 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
 }
 
 /** Key states live in the store; this replica takes part in the rotation lease. */
-export function rotationPolicy(config: Config, store: ExecutionStore, backend: KeyBackend, logger: Logger): RotationPolicy {
+export function rotationPolicy(
+  config: Config,
+  store: ExecutionStore,
+  backend: KeyBackend,
+  logger: Logger,
+): RotationPolicy {
   return new RotationPolicy({
     store: store.keyStates,
     backend,
-    times: { prepublishMs: config.rotation.prepublish, retainMs: config.tokens.max_lifetime + config.rotation.clock_skew },
+    times: {
+      prepublishMs: config.rotation.prepublish,
+      retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
+    },
     disableRetired: config.rotation.disable_retired,
     holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     leaseMs: 3 * config.keys.refresh,

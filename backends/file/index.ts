@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WfidError } from '../../src/errors.js';
@@ -46,7 +52,8 @@ export class FileBackend implements KeyBackend {
 
   async sign(key: BackendKey, signingInput: Uint8Array): Promise<Uint8Array> {
     const loaded = this.loaded.get(key.ref);
-    if (!loaded) throw new WfidError('ERR_KEY_NOT_FOUND', `key file ${key.ref} not found in ${this.dir}`);
+    if (!loaded)
+      throw new WfidError('ERR_KEY_NOT_FOUND', `key file ${key.ref} not found in ${this.dir}`);
     if (!loaded.enabled) throw new WfidError('ERR_KEY_DISABLED', `key file ${key.ref} is disabled`);
     return signLocal(key.alg, loaded.privateKey, signingInput);
   }
@@ -91,7 +98,9 @@ export class FileBackend implements KeyBackend {
     try {
       privateKey = createPrivateKey({ key: await readFile(path), format: 'pem' });
     } catch (err) {
-      throw new WfidError('ERR_BACKEND', `key file ${path} is not a PEM private key`, { cause: err });
+      throw new WfidError('ERR_BACKEND', `key file ${path} is not a PEM private key`, {
+        cause: err,
+      });
     }
     const match = NAME.exec(ref);
     const alg = algFor(privateKey, match?.[2], path);
@@ -114,8 +123,11 @@ function algFor(privateKey: KeyObject, named: string | undefined, path: string):
     return named;
   }
   // A file placed by hand without an alg in its name: the key type decides (RSA means RS256).
-  const inferred = (['ES256', 'ES384', 'EdDSA', 'RS256'] as const).find((alg) => keyFitsAlg(privateKey, alg));
-  if (!inferred) throw new WfidError('ERR_KEY_UNSUITABLE', `key file ${path} holds an unsupported key type`);
+  const inferred = (['ES256', 'ES384', 'EdDSA', 'RS256'] as const).find((alg) =>
+    keyFitsAlg(privateKey, alg),
+  );
+  if (!inferred)
+    throw new WfidError('ERR_KEY_UNSUITABLE', `key file ${path} holds an unsupported key type`);
   return inferred;
 }
 
@@ -126,14 +138,16 @@ function parseStamp(stamp: string): Date {
 
 export function generatePrivateKey(alg: JwsAlg): KeyObject {
   const spec = ALGORITHMS[alg];
-  if (spec.keyType === 'ec') return generateKeyPairSync('ec', { namedCurve: spec.curve! }).privateKey;
+  if (spec.keyType === 'ec')
+    return generateKeyPairSync('ec', { namedCurve: spec.curve! }).privateKey;
   if (spec.keyType === 'rsa') return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   return generateKeyPairSync('ed25519').privateKey;
 }
 
 /** `file://./data/keys` or `file:///var/lib/wfid/keys`: everything after `file://` is the path. */
 export function keyDirectory(uri: string): string {
-  if (!uri.startsWith('file://')) throw new WfidError('ERR_CONFIG', `keys: not a file:// URI: ${uri}`);
+  if (!uri.startsWith('file://'))
+    throw new WfidError('ERR_CONFIG', `keys: not a file:// URI: ${uri}`);
   const path = decodeURIComponent(uri.slice('file://'.length));
   if (path === '') throw new WfidError('ERR_CONFIG', 'keys: file:// URI without a directory');
   return path;

@@ -12,5 +12,7 @@ export function configOf(command: Command): Config {
 export const cliLogger = pino({ level: 'warn' }, pino.destination(2));
 
 export function print(value: unknown): void {
-  process.stdout.write(typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(
+    typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`,
+  );
 }

@@ -20,7 +20,11 @@ executionCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One clear line for the operator; stacks only on request.
-  const message = isWfidError(err) ? `${err.message} [${err.code}]` : err instanceof Error ? err.message : String(err);
+  const message = isWfidError(err)
+    ? `${err.message} [${err.code}]`
+    : err instanceof Error
+      ? err.message
+      : String(err);
   process.stderr.write(`wfid: ${message}\n`);
   if (process.env.WFID_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   process.exit(1);

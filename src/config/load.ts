@@ -26,20 +26,32 @@ export interface LoadOptions {
  */
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.WFID_CONFIG ?? (existsSync('wfid.yaml') ? 'wfid.yaml' : undefined);
+  const file =
+    options.file ?? env.WFID_CONFIG ?? (existsSync('wfid.yaml') ? 'wfid.yaml' : undefined);
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
   refuseSecretsInFile(raw, file);
   const fromEnv = new Map<string, string>();
 
   if (Array.isArray(raw.engine_tokens)) {
-    raw.engine_tokens = raw.engine_tokens.map((entry) => resolveSecretReference(String(entry), env));
+    raw.engine_tokens = raw.engine_tokens.map((entry) =>
+      resolveSecretReference(String(entry), env),
+    );
   }
   if (typeof raw.keys === 'string') raw.keys = { uri: raw.keys };
 
   for (const [name, path] of envPaths()) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, path, isArrayPath(path) ? value.split(',').map((item) => item.trim()).filter(Boolean) : value);
+    setPath(
+      raw,
+      path,
+      isArrayPath(path)
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : value,
+    );
     fromEnv.set(path, name);
   }
   const tokenFile = env.WFID_ENGINE_TOKEN_FILE;
@@ -72,7 +84,10 @@ function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefi
     const value = raw[section];
     if (typeof value === 'object' && value !== null && key in value) {
       const env = `WFID_${path.replaceAll('.', '_').toUpperCase()}`;
-      throw new WfidError('ERR_CONFIG', `${path} (${file}): secrets are not read from the YAML file; set ${env} or use a file reference`);
+      throw new WfidError(
+        'ERR_CONFIG',
+        `${path} (${file}): secrets are not read from the YAML file; set ${env} or use a file reference`,
+      );
     }
   }
 }
@@ -83,7 +98,8 @@ function checkConsistency(config: Config): void {
   const fail = (message: string) => {
     throw new WfidError('ERR_CONFIG', message);
   };
-  if (tokens.lifetime > tokens.max_lifetime) fail('tokens.lifetime: longer than tokens.max_lifetime');
+  if (tokens.lifetime > tokens.max_lifetime)
+    fail('tokens.lifetime: longer than tokens.max_lifetime');
   if (keys.refresh < 1000) fail('keys.refresh: at least 1s');
   // A new key signs only after every verifier cache of the JWKS without it has expired: one
   // max-age after the slowest replica (up to one refresh late) started serving it.
@@ -93,7 +109,9 @@ function checkConsistency(config: Config): void {
     );
   }
   if (rotation.every !== undefined && rotation.every <= rotation.prepublish) {
-    fail('rotation.every: must be longer than rotation.prepublish (a new version is prepared prepublish before it signs)');
+    fail(
+      'rotation.every: must be longer than rotation.prepublish (a new version is prepared prepublish before it signs)',
+    );
   }
 }
 
@@ -119,7 +137,11 @@ export function resolveSecretReference(entry: string, env: NodeJS.ProcessEnv): s
   if (entry.startsWith('file:')) return readSecretFile(entry.slice(5), entry)[0] ?? '';
   if (entry.startsWith('env:')) {
     const value = env[entry.slice(4)];
-    if (!value) throw new WfidError('ERR_CONFIG', `engine_tokens: environment variable ${entry.slice(4)} is not set`);
+    if (!value)
+      throw new WfidError(
+        'ERR_CONFIG',
+        `engine_tokens: environment variable ${entry.slice(4)} is not set`,
+      );
     return value;
   }
   throw new WfidError(
@@ -130,9 +152,15 @@ export function resolveSecretReference(entry: string, env: NodeJS.ProcessEnv): s
 
 function readSecretFile(path: string, what: string): string[] {
   try {
-    return readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean);
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
   } catch (err) {
-    throw new WfidError('ERR_CONFIG', `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new WfidError(
+      'ERR_CONFIG',
+      `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
 }
 
@@ -144,7 +172,8 @@ export function envPaths(): Map<string, string> {
     cachedEnvPaths = new Map(Object.entries(ENV_ALIASES));
     const aliased = new Set(Object.values(ENV_ALIASES));
     for (const path of leafPaths(configSchema, [])) {
-      if (!aliased.has(path)) cachedEnvPaths.set(`WFID_${path.replaceAll('.', '_').toUpperCase()}`, path);
+      if (!aliased.has(path))
+        cachedEnvPaths.set(`WFID_${path.replaceAll('.', '_').toUpperCase()}`, path);
     }
   }
   return cachedEnvPaths;
@@ -160,7 +189,9 @@ function isArrayPath(path: string): boolean {
 function leafPaths(schema: z.ZodType, prefix: string[]): string[] {
   const inner = unwrap(schema);
   if (inner instanceof z.ZodObject) {
-    return Object.entries(inner.shape).flatMap(([key, child]) => leafPaths(child as z.ZodType, [...prefix, key]));
+    return Object.entries(inner.shape).flatMap(([key, child]) =>
+      leafPaths(child as z.ZodType, [...prefix, key]),
+    );
   }
   if (inner instanceof z.ZodArray) arrayPaths.add(prefix.join('.'));
   return [prefix.join('.')];
@@ -169,7 +200,12 @@ function leafPaths(schema: z.ZodType, prefix: string[]): string[] {
 function unwrap(schema: z.ZodType): z.ZodType {
   let current: z.ZodType = schema;
   for (;;) {
-    if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    if (
+      current instanceof z.ZodDefault ||
+      current instanceof z.ZodPrefault ||
+      current instanceof z.ZodOptional
+    )
+      current = current.unwrap() as z.ZodType;
     else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
     else return current;
   }

@@ -56,7 +56,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    jwks: z.object({ max_age: duration.default(600_000) }).strict().prefault({}),
+    jwks: z
+      .object({ max_age: duration.default(600_000) })
+      .strict()
+      .prefault({}),
     rotation: z
       .object({
         every: duration.optional(),
@@ -80,7 +83,9 @@ export const configSchema = z
     gcp_kms: gcpKmsConfig,
     vault: vaultConfig,
     pkcs11: pkcs11Config,
-    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
   })
   .strict()
   .transform((config) => ({

@@ -52,7 +52,10 @@ export class ExecutionRegistry {
    */
   async start(input: StartInput): Promise<Started> {
     const now = this.now();
-    const durationMs = Math.min(input.maxDurationS === undefined ? Infinity : input.maxDurationS * 1000, this.options.maxDurationMs);
+    const durationMs = Math.min(
+      input.maxDurationS === undefined ? Infinity : input.maxDurationS * 1000,
+      this.options.maxDurationMs,
+    );
     const candidate: ExecutionRecord = {
       executionId: input.executionId,
       workflowId: input.workflowId,
@@ -72,10 +75,16 @@ export class ExecutionRegistry {
     const { inserted, record } = await this.store.insertExecution(dropUndefined(candidate));
     if (!inserted) {
       if (record.workflowId !== input.workflowId) {
-        throw new WfidError('ERR_CONFLICT', `execution ${input.executionId} is registered for another workflow`);
+        throw new WfidError(
+          'ERR_CONFLICT',
+          `execution ${input.executionId} is registered for another workflow`,
+        );
       }
       if (!isRunning(record, now)) {
-        throw new WfidError('ERR_EXECUTION_ENDED', `execution ${input.executionId} has already ended`);
+        throw new WfidError(
+          'ERR_EXECUTION_ENDED',
+          `execution ${input.executionId} has already ended`,
+        );
       }
     }
     const { token, tokenId, secretHash } = newRequestToken();
@@ -104,7 +113,10 @@ export class ExecutionRegistry {
     }
     const record = stored.execution;
     if (!record || !isRunning(record, this.now())) {
-      throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid: its execution has ended');
+      throw new WfidError(
+        'ERR_INVALID_TOKEN',
+        'the request token is not valid: its execution has ended',
+      );
     }
     return record;
   }

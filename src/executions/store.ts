@@ -31,7 +31,11 @@ export interface ExecutionStore {
    * Marks a running execution ended (durably, before resolving). Returns the record after the
    * call: unchanged if it had already ended, undefined if unknown.
    */
-  endExecution(executionId: string, status: EndStatus, endedAt: number): Promise<ExecutionRecord | undefined>;
+  endExecution(
+    executionId: string,
+    status: EndStatus,
+    endedAt: number,
+  ): Promise<ExecutionRecord | undefined>;
   addRequestToken(tokenId: string, token: StoredRequestToken): Promise<void>;
   getRequestToken(tokenId: string): Promise<RequestTokenLookup | undefined>;
   /**

@@ -17,7 +17,8 @@ export function engineAuthenticator(tokens: readonly string[]): (request: Fastif
   const digests = tokens.map(digest);
   return (request) => {
     const presented = bearerToken(request);
-    if (presented === undefined) throw new WfidError('ERR_UNAUTHORIZED', 'engine token required (Authorization: Bearer)');
+    if (presented === undefined)
+      throw new WfidError('ERR_UNAUTHORIZED', 'engine token required (Authorization: Bearer)');
     const candidate = digest(presented);
     let matched = false;
     for (const known of digests) matched = timingSafeEqual(candidate, known) || matched;

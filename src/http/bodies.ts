@@ -5,9 +5,16 @@ import type { StartInput } from '../executions/registry.js';
 import { RESERVED_CLAIMS } from '../tokens/claims.js';
 
 /** Ids travel in URLs and logs: a conservative alphabet, no control characters or slashes. */
-const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'letters, digits and ._:@- (up to 128)');
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'letters, digits and ._:@- (up to 128)');
 const text = z.string().min(1).max(256);
-const claimValue = z.union([z.string().max(256), z.number().finite(), z.boolean(), z.array(z.string().max(256)).max(20)]);
+const claimValue = z.union([
+  z.string().max(256),
+  z.number().finite(),
+  z.boolean(),
+  z.array(z.string().max(256)).max(20),
+]);
 
 const startBody = z
   .object({
@@ -32,7 +39,10 @@ export function parseStartBody(body: unknown, allowedClaims: readonly string[]):
   const input = parse(startBody, body);
   for (const name of Object.keys(input.claims ?? {})) {
     if ((RESERVED_CLAIMS as readonly string[]).includes(name)) {
-      throw new WfidError('ERR_INVALID_REQUEST', `claims.${name}: a reserved claim cannot be set by the engine`);
+      throw new WfidError(
+        'ERR_INVALID_REQUEST',
+        `claims.${name}: a reserved claim cannot be set by the engine`,
+      );
     }
     if (!allowedClaims.includes(name)) {
       throw new WfidError('ERR_INVALID_REQUEST', `claims.${name}: not in tokens.extra_claims`);

@@ -25,7 +25,11 @@ export class MintRateLimit {
     this.counts.set(executionId, count);
     if (count > this.perMinute) {
       const retryAfter = Math.max(1, Math.ceil((this.windowStart + 60_000 - now) / 1000));
-      throw new WfidError('ERR_RATE_LIMITED', `more than ${this.perMinute} tokens per minute for this execution`, { retryAfter });
+      throw new WfidError(
+        'ERR_RATE_LIMITED',
+        `more than ${this.perMinute} tokens per minute for this execution`,
+        { retryAfter },
+      );
     }
   }
 }

@@ -1,5 +1,10 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
 import { isWfidError, WfidError } from '../errors.js';
 import { describe } from '../keys/ring.js';
 import type { ServerDeps } from './deps.js';
@@ -29,7 +34,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: FastifyError | WfidError, request, reply) => {
     const wfid = isWfidError(error) ? error : fromFastifyError(error);
     if (!wfid.exposeMessage) {
-      deps.logger.error({ err: describe(error), cause: describe(error.cause), method: request.method, url: request.routeOptions.url }, 'request failed');
+      deps.logger.error(
+        {
+          err: describe(error),
+          cause: describe(error.cause),
+          method: request.method,
+          url: request.routeOptions.url,
+        },
+        'request failed',
+      );
     }
     deps.metrics.httpErrors.inc({ code: wfid.oauthError });
     if (wfid.retryAfter !== undefined) reply.header('retry-after', String(wfid.retryAfter));
@@ -37,12 +50,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply
       .code(wfid.status)
       .header('cache-control', 'no-store')
-      .send({ error: wfid.oauthError, error_description: wfid.exposeMessage ? wfid.message : publicDescription(wfid) });
+      .send({
+        error: wfid.oauthError,
+        error_description: wfid.exposeMessage ? wfid.message : publicDescription(wfid),
+      });
   });
 
   app.setNotFoundHandler((request, reply) => {
     deps.metrics.httpErrors.inc({ code: 'not_found' });
-    reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}` });
+    reply.code(404).send({
+      error: 'not_found',
+      error_description: `no route ${request.method} ${request.url.split('?')[0]}`,
+    });
   });
 
   publicRoutes(app, deps);
@@ -57,11 +76,16 @@ function fromFastifyError(error: FastifyError): WfidError {
   const status = error.statusCode ?? 500;
   if (status === 413) return new WfidError('ERR_INVALID_REQUEST', 'request body too large');
   if (status >= 400 && status < 500) {
-    return new WfidError('ERR_INVALID_REQUEST', error.code?.startsWith('FST_') ? error.message : 'malformed request');
+    return new WfidError(
+      'ERR_INVALID_REQUEST',
+      error.code?.startsWith('FST_') ? error.message : 'malformed request',
+    );
   }
   return new WfidError('ERR_BACKEND', 'internal error', { cause: error });
 }
 
 function publicDescription(error: WfidError): string {
-  return error.status === 503 ? 'the issuer cannot sign or reach its store right now; retry later' : 'internal error';
+  return error.status === 503
+    ? 'the issuer cannot sign or reach its store right now; retry later'
+    : 'internal error';
 }

@@ -1,4 +1,9 @@
-import { constants, type KeyObject, type SignKeyObjectInput, type VerifyKeyObjectInput } from 'node:crypto';
+import {
+  constants,
+  type KeyObject,
+  type SignKeyObjectInput,
+  type VerifyKeyObjectInput,
+} from 'node:crypto';
 
 export const JWS_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;
 export type JwsAlg = (typeof JWS_ALGS)[number];

@@ -42,7 +42,12 @@ export function verifySignature(
   signature: Uint8Array,
 ): boolean {
   try {
-    return cryptoVerify(ALGORITHMS[alg].hash, signingInput, nodeKeyInput(alg, publicKey), signature);
+    return cryptoVerify(
+      ALGORITHMS[alg].hash,
+      signingInput,
+      nodeKeyInput(alg, publicKey),
+      signature,
+    );
   } catch {
     // A wrong-size or garbled signature makes OpenSSL throw; for a verifier that is just "invalid".
     return false;

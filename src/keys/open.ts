@@ -26,8 +26,15 @@ export function backendNameFor(uri: string): string {
 
 export async function openBackend(config: Config, logger: Logger): Promise<KeyBackend> {
   const name = backendNameFor(config.keys.uri);
-  const module = (await import(`../../backends/${name}/index.js`)) as { createBackend: BackendFactory };
-  return module.createBackend({ uri: config.keys.uri, alg: config.alg, config, logger: logger.child({ backend: name }) });
+  const module = (await import(`../../backends/${name}/index.js`)) as {
+    createBackend: BackendFactory;
+  };
+  return module.createBackend({
+    uri: config.keys.uri,
+    alg: config.alg,
+    config,
+    logger: logger.child({ backend: name }),
+  });
 }
 
 /**
@@ -39,7 +46,10 @@ export async function importSdk<T>(backend: string, pkg: string): Promise<T> {
     return (await import(pkg)) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new WfidError('ERR_SDK_MISSING', `the ${backend} backend needs the package ${pkg}: npm install ${pkg}`);
+      throw new WfidError(
+        'ERR_SDK_MISSING',
+        `the ${backend} backend needs the package ${pkg}: npm install ${pkg}`,
+      );
     }
     throw err;
   }

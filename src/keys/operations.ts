@@ -8,7 +8,8 @@ import type { KeyStateRecord, KeyStateStore } from '../executions/store.js';
 
 async function recordOf(store: KeyStateStore, kid: string): Promise<KeyStateRecord> {
   const record = (await store.listKeyStates()).find((item) => item.kid === kid);
-  if (!record) throw new WfidError('ERR_KEY_NOT_FOUND', `no key with kid ${kid} is known to the issuer`);
+  if (!record)
+    throw new WfidError('ERR_KEY_NOT_FOUND', `no key with kid ${kid} is known to the issuer`);
   return record;
 }
 
@@ -17,7 +18,11 @@ async function recordOf(store: KeyStateStore, kid: string): Promise<KeyStateReco
  * (`retiring`); with `now` (compromise) it leaves the JWKS at once, so tokens it signed stop
  * verifying, and the next usable version (or a new one) activates at the next refresh.
  */
-export async function retireKey(store: KeyStateStore, kid: string, options: { now: boolean; at?: number }): Promise<KeyStateRecord> {
+export async function retireKey(
+  store: KeyStateStore,
+  kid: string,
+  options: { now: boolean; at?: number },
+): Promise<KeyStateRecord> {
   const record = await recordOf(store, kid);
   const at = options.at ?? Date.now();
   if (record.state === 'retired') return record;
@@ -40,7 +45,8 @@ export async function activateKey(
   const record = await recordOf(store, kid);
   const at = options.at ?? Date.now();
   if (record.state === 'active') return record;
-  if (record.state === 'retired') throw new WfidError('ERR_CONFLICT', `key ${kid} is retired and cannot sign again`);
+  if (record.state === 'retired')
+    throw new WfidError('ERR_CONFLICT', `key ${kid} is retired and cannot sign again`);
   const readyAt = record.publishedAt + options.prepublishMs;
   if (record.state === 'pending' && at < readyAt && !options.force) {
     throw new WfidError(
@@ -49,7 +55,8 @@ export async function activateKey(
     );
   }
   for (const other of await store.listKeyStates()) {
-    if (other.state === 'active' && other.kid !== kid) await store.putKeyState({ ...other, state: 'retiring', retiringAt: at });
+    if (other.state === 'active' && other.kid !== kid)
+      await store.putKeyState({ ...other, state: 'retiring', retiringAt: at });
   }
   const active: KeyStateRecord = { ...record, state: 'active', activatedAt: at };
   delete active.retiringAt;

@@ -77,7 +77,8 @@ export class KeyRing {
         kid: jwk.kid,
         backendKey,
         jwk,
-        encodedHeader: known?.encodedHeader ?? encodeHeader({ alg: backendKey.alg, kid: jwk.kid, typ: 'JWT' }),
+        encodedHeader:
+          known?.encodedHeader ?? encodeHeader({ alg: backendKey.alg, kid: jwk.kid, typ: 'JWT' }),
         ...this.boundMetrics(backendKey.alg),
       });
     }
@@ -98,7 +99,8 @@ export class KeyRing {
     const decision = await this.policy.decide([...this.all.values()]);
     const changed =
       decision.active?.kid !== this.active?.kid ||
-      decision.published.map((key) => key.kid).join() !== this.published.map((key) => key.kid).join();
+      decision.published.map((key) => key.kid).join() !==
+        this.published.map((key) => key.kid).join();
     this.published = decision.published;
     this.active = decision.active;
     if (changed) this.jwksCache = undefined;
@@ -107,15 +109,22 @@ export class KeyRing {
   private boundMetrics(alg: string): Pick<RingKey, 'signSeconds' | 'tokensMinted'> {
     if (!this.metrics) return {};
     const labels = { backend: this.backend.kind, alg };
-    return { signSeconds: this.metrics.signSeconds.labels(labels), tokensMinted: this.metrics.tokensMinted.labels(labels) };
+    return {
+      signSeconds: this.metrics.signSeconds.labels(labels),
+      tokensMinted: this.metrics.tokensMinted.labels(labels),
+    };
   }
 
   /** The key that signs now. */
   signingKey(): RingKey {
     if (!this.active) {
-      throw new WfidError('ERR_NO_SIGNING_KEY', `no usable signing key in the ${this.backend.kind} backend`, {
-        retryAfter: 5,
-      });
+      throw new WfidError(
+        'ERR_NO_SIGNING_KEY',
+        `no usable signing key in the ${this.backend.kind} backend`,
+        {
+          retryAfter: 5,
+        },
+      );
     }
     return this.active;
   }
@@ -124,10 +133,20 @@ export class KeyRing {
     const started = performance.now();
     const signature = await this.backend.sign(key.backendKey, signingInput);
     key.signSeconds?.observe((performance.now() - started) / 1000);
-    if (!this.backend.signsLocally && !verifySignature(key.backendKey.alg, key.backendKey.publicKey, signingInput, signature)) {
+    if (
+      !this.backend.signsLocally &&
+      !verifySignature(key.backendKey.alg, key.backendKey.publicKey, signingInput, signature)
+    ) {
       // A wrong key version, a DER/raw mix-up or a tampering proxy: never let such a token out.
-      this.logger.error({ kid: key.kid, ref: key.backendKey.ref, backend: this.backend.kind }, 'backend signature does not match the published key');
-      throw new WfidError('ERR_SIGNATURE_MISMATCH', `the ${this.backend.kind} backend returned a signature that does not verify against key ${key.kid}`, { retryAfter: 5 });
+      this.logger.error(
+        { kid: key.kid, ref: key.backendKey.ref, backend: this.backend.kind },
+        'backend signature does not match the published key',
+      );
+      throw new WfidError(
+        'ERR_SIGNATURE_MISMATCH',
+        `the ${this.backend.kind} backend returned a signature that does not verify against key ${key.kid}`,
+        { retryAfter: 5 },
+      );
     }
     return signature;
   }
@@ -171,7 +190,10 @@ export class KeyRing {
     const probe = randomBytes(32);
     const signature = await this.backend.sign(key.backendKey, probe);
     if (!verifySignature(key.backendKey.alg, key.backendKey.publicKey, probe, signature)) {
-      throw new WfidError('ERR_SIGNATURE_MISMATCH', `key ${key.backendKey.ref} does not sign for its own public key`);
+      throw new WfidError(
+        'ERR_SIGNATURE_MISMATCH',
+        `key ${key.backendKey.ref} does not sign for its own public key`,
+      );
     }
     this.proven.add(key.kid);
   }

@@ -35,9 +35,15 @@ export interface Plan {
  *   the newest usable version activates at once: nothing older exists for verifiers to use;
  * - a retiring version is retired once every token it signed has expired (plus skew).
  */
-export function planKeyStates(stored: Iterable<KeyStateRecord>, versions: VersionView[], times: PlanTimes): Plan {
+export function planKeyStates(
+  stored: Iterable<KeyStateRecord>,
+  versions: VersionView[],
+  times: PlanTimes,
+): Plan {
   const { now } = times;
-  const records = new Map<string, KeyStateRecord>([...stored].map((record) => [record.kid, { ...record }]));
+  const records = new Map<string, KeyStateRecord>(
+    [...stored].map((record) => [record.kid, { ...record }]),
+  );
   const byKid = new Map(versions.map((version) => [version.kid, version]));
   const changed = new Map<string, KeyStateRecord>();
   const put = (record: KeyStateRecord) => {
@@ -45,12 +51,19 @@ export function planKeyStates(stored: Iterable<KeyStateRecord>, versions: Versio
     records.set(clean.kid, clean);
     changed.set(clean.kid, clean);
   };
-  const createdAt = (record: KeyStateRecord) => byKid.get(record.kid)?.createdAt ?? record.publishedAt;
-  const newestFirst = (a: KeyStateRecord, b: KeyStateRecord) => createdAt(b) - createdAt(a) || b.publishedAt - a.publishedAt;
+  const createdAt = (record: KeyStateRecord) =>
+    byKid.get(record.kid)?.createdAt ?? record.publishedAt;
+  const newestFirst = (a: KeyStateRecord, b: KeyStateRecord) =>
+    createdAt(b) - createdAt(a) || b.publishedAt - a.publishedAt;
 
   for (const record of records.values()) {
     if (record.state !== 'retired' && !byKid.get(record.kid)?.enabled) {
-      put({ ...record, state: 'retired', retiredAt: now, ...(record.state === 'active' ? { retiringAt: now } : {}) });
+      put({
+        ...record,
+        state: 'retired',
+        retiredAt: now,
+        ...(record.state === 'active' ? { retiringAt: now } : {}),
+      });
     }
   }
   for (const version of versions) {
@@ -59,10 +72,12 @@ export function planKeyStates(stored: Iterable<KeyStateRecord>, versions: Versio
     }
   }
 
-  const inState = (state: KeyStateRecord['state']) => [...records.values()].filter((record) => record.state === state).sort(newestFirst);
+  const inState = (state: KeyStateRecord['state']) =>
+    [...records.values()].filter((record) => record.state === state).sort(newestFirst);
   // Exactly one active version: should the store ever hold more (a lost lease, a hand edit),
   // the newest keeps signing and the others start retiring.
-  for (const extra of inState('active').slice(1)) put({ ...extra, state: 'retiring', retiringAt: now });
+  for (const extra of inState('active').slice(1))
+    put({ ...extra, state: 'retiring', retiringAt: now });
   const active = inState('active')[0];
   const ready = inState('pending').find((record) => now - record.publishedAt >= times.prepublishMs);
   let next: KeyStateRecord | undefined;
@@ -70,7 +85,13 @@ export function planKeyStates(stored: Iterable<KeyStateRecord>, versions: Versio
   else if (ready && createdAt(ready) > createdAt(active)) next = ready;
   if (next) {
     if (active) put({ ...active, state: 'retiring', retiringAt: now });
-    put({ ...next, state: 'active', activatedAt: now, retiringAt: undefined, retiredAt: undefined });
+    put({
+      ...next,
+      state: 'active',
+      activatedAt: now,
+      retiringAt: undefined,
+      retiredAt: undefined,
+    });
     // Pending versions older than the new active one will never sign: they leave the JWKS.
     for (const older of inState('pending')) {
       if (createdAt(older) < createdAt(next)) put({ ...older, state: 'retired', retiredAt: now });
@@ -78,18 +99,24 @@ export function planKeyStates(stored: Iterable<KeyStateRecord>, versions: Versio
   }
 
   for (const record of inState('retiring')) {
-    if (now - (record.retiringAt ?? now) >= times.retainMs) put({ ...record, state: 'retired', retiredAt: now });
+    if (now - (record.retiringAt ?? now) >= times.retainMs)
+      put({ ...record, state: 'retired', retiredAt: now });
   }
   return { changed: [...changed.values()], records };
 }
 
 /** When a pending version may start signing, and when a retiring one leaves the JWKS. */
-export function scheduleOf(record: KeyStateRecord, times: Omit<PlanTimes, 'now'>): { activatesAt?: number; retiresAt?: number } {
+export function scheduleOf(
+  record: KeyStateRecord,
+  times: Omit<PlanTimes, 'now'>,
+): { activatesAt?: number; retiresAt?: number } {
   if (record.state === 'pending') return { activatesAt: record.publishedAt + times.prepublishMs };
   if (record.state === 'retiring') return { retiresAt: (record.retiringAt ?? 0) + times.retainMs };
   return {};
 }
 
 function dropUndefined(record: KeyStateRecord): KeyStateRecord {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as unknown as KeyStateRecord;
+  return Object.fromEntries(
+    Object.entries(record).filter(([, value]) => value !== undefined),
+  ) as unknown as KeyStateRecord;
 }

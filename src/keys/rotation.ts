@@ -51,7 +51,10 @@ export class RotationPolicy implements KeyPolicy {
       const plan = planKeyStates(stored, versions, { ...this.options.times, now: this.now() });
       for (const record of plan.changed) {
         await store.putKeyState(record);
-        logger.info({ kid: record.kid, ref: record.ref, state: record.state }, `key ${record.state}`);
+        logger.info(
+          { kid: record.kid, ref: record.ref, state: record.state },
+          `key ${record.state}`,
+        );
       }
       this.records = plan.records;
       await this.disableRetired(keys, plan.changed);
@@ -61,7 +64,11 @@ export class RotationPolicy implements KeyPolicy {
     // A version the leader has not recorded yet is published (early publication is harmless)
     // but never signs.
     const published = keys
-      .filter((key) => key.backendKey.enabled && PUBLISHED_STATES.has(this.records.get(key.kid)?.state ?? 'pending'))
+      .filter(
+        (key) =>
+          key.backendKey.enabled &&
+          PUBLISHED_STATES.has(this.records.get(key.kid)?.state ?? 'pending'),
+      )
       .sort((a, b) => b.backendKey.createdAt.getTime() - a.backendKey.createdAt.getTime());
     const active = published.find((key) => this.records.get(key.kid)?.state === 'active');
     return { published, active };
@@ -81,9 +88,15 @@ export class RotationPolicy implements KeyPolicy {
       if (record.state !== 'retired' || !key?.backendKey.enabled) continue;
       try {
         await backend.disableKey(key.backendKey);
-        logger.info({ kid: key.kid, ref: key.backendKey.ref }, 'disabled retired key version in the backend');
+        logger.info(
+          { kid: key.kid, ref: key.backendKey.ref },
+          'disabled retired key version in the backend',
+        );
       } catch (err) {
-        logger.warn({ kid: key.kid, err: describe(err) }, 'could not disable a retired key version');
+        logger.warn(
+          { kid: key.kid, err: describe(err) },
+          'could not disable a retired key version',
+        );
       }
     }
   }
@@ -134,7 +147,8 @@ export class Rotator {
   private nextVersionDue(): boolean {
     const records = [...this.options.policy.records.values()];
     const active = records.find((record) => record.state === 'active');
-    if (!active) return !records.some((record) => record.state === 'pending' || record.state === 'retiring');
+    if (!active)
+      return !records.some((record) => record.state === 'pending' || record.state === 'retiring');
     const { everyMs, prepublishMs } = this.options;
     if (everyMs === undefined || records.some((record) => record.state === 'pending')) return false;
     return this.now() >= (active.activatedAt ?? active.publishedAt) + everyMs - prepublishMs;

@@ -3,9 +3,24 @@ import type { ExecutionRecord } from '../executions/execution.js';
 
 /** Claims the issuer sets itself; an engine can never override them. */
 export const RESERVED_CLAIMS = [
-  'iss', 'sub', 'aud', 'iat', 'nbf', 'exp', 'jti',
-  'execution_id', 'workflow_id', 'workflow_name', 'workflow_version', 'project_id', 'owner',
-  'mode', 'trigger', 'environment', 'instance', 'started_at',
+  'iss',
+  'sub',
+  'aud',
+  'iat',
+  'nbf',
+  'exp',
+  'jti',
+  'execution_id',
+  'workflow_id',
+  'workflow_name',
+  'workflow_version',
+  'project_id',
+  'owner',
+  'mode',
+  'trigger',
+  'environment',
+  'instance',
+  'started_at',
 ] as const;
 
 /** Execution claims, in token order, from the stored record. */
@@ -31,14 +46,20 @@ export function executionClaims(record: ExecutionRecord): Record<string, unknown
  * compiled once at start-up. Naming a claim that tokens cannot carry is a config error then,
  * not a surprise in a verifier later.
  */
-export function compileSubject(template: string, extraClaims: readonly string[]): (claims: Record<string, unknown>) => string {
+export function compileSubject(
+  template: string,
+  extraClaims: readonly string[],
+): (claims: Record<string, unknown>) => string {
   const known = new Set<string>([...RESERVED_CLAIMS, ...extraClaims]);
   const parts = template.split(/(\{[^{}]*\})/).filter((part) => part !== '');
   for (const part of parts) {
     if (part.startsWith('{')) {
       const name = part.slice(1, -1);
       if (!known.has(name) || ['sub', 'iat', 'nbf', 'exp', 'jti', 'aud'].includes(name)) {
-        throw new WfidError('ERR_CONFIG', `tokens.subject: the template names an unknown claim {${name}}`);
+        throw new WfidError(
+          'ERR_CONFIG',
+          `tokens.subject: the template names an unknown claim {${name}}`,
+        );
       }
     } else if (/[{}]/.test(part)) {
       throw new WfidError('ERR_CONFIG', `tokens.subject: unbalanced braces in "${template}"`);

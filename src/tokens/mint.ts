@@ -53,14 +53,25 @@ export class TokenMinter {
   async mint(execution: ExecutionRecord, request: MintRequest): Promise<MintedToken> {
     const now = this.now();
     if (!isRunning(execution, now)) {
-      throw new WfidError('ERR_EXECUTION_ENDED', `execution ${execution.executionId} is not running`);
+      throw new WfidError(
+        'ERR_EXECUTION_ENDED',
+        `execution ${execution.executionId} is not running`,
+      );
     }
     const audience = this.audience(request.audience);
     const iat = Math.floor(now / 1000);
     // The token never outlives the execution's deadline, nor the configured cap.
-    const lifetimeMs = Math.min(this.lifetime(request.lifetimeS), this.options.maxLifetimeMs, execution.deadline - now);
+    const lifetimeMs = Math.min(
+      this.lifetime(request.lifetimeS),
+      this.options.maxLifetimeMs,
+      execution.deadline - now,
+    );
     const exp = Math.floor((now + lifetimeMs) / 1000);
-    if (exp <= iat) throw new WfidError('ERR_EXECUTION_ENDED', `execution ${execution.executionId} reaches its deadline now`);
+    if (exp <= iat)
+      throw new WfidError(
+        'ERR_EXECUTION_ENDED',
+        `execution ${execution.executionId} reaches its deadline now`,
+      );
     const jti = randomUUID();
     // Equal to JSON.stringify({iss, sub, ...executionClaims, aud, iat, nbf, exp, jti}), with the
     // parts fixed per issuer and per execution serialised once.
@@ -93,12 +104,21 @@ export class TokenMinter {
       !Array.isArray(list) ||
       list.length === 0 ||
       list.length > MAX_AUDIENCES ||
-      !list.every((item) => typeof item === 'string' && item.length > 0 && item.length <= MAX_AUDIENCE_LENGTH)
+      !list.every(
+        (item) => typeof item === 'string' && item.length > 0 && item.length <= MAX_AUDIENCE_LENGTH,
+      )
     ) {
-      throw new WfidError('ERR_INVALID_REQUEST', `audience: a non-empty string or an array of up to ${MAX_AUDIENCES} such strings`);
+      throw new WfidError(
+        'ERR_INVALID_REQUEST',
+        `audience: a non-empty string or an array of up to ${MAX_AUDIENCES} such strings`,
+      );
     }
     const refused = this.allowed && list.find((item) => !this.allowed!.has(item));
-    if (refused) throw new WfidError('ERR_INVALID_REQUEST', `audience "${refused}" is not allowed by tokens.audiences`);
+    if (refused)
+      throw new WfidError(
+        'ERR_INVALID_REQUEST',
+        `audience "${refused}" is not allowed by tokens.audiences`,
+      );
     return typeof value === 'string' ? value : list;
   }
 

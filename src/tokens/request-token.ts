@@ -23,7 +23,8 @@ export function newRequestToken(): NewRequestToken {
 }
 
 export function parseRequestToken(token: string): { tokenId: string; secret: string } | null {
-  if (token.length !== PREFIX.length + ID_LENGTH + SECRET_LENGTH || !token.startsWith(PREFIX)) return null;
+  if (token.length !== PREFIX.length + ID_LENGTH + SECRET_LENGTH || !token.startsWith(PREFIX))
+    return null;
   if (!/^[A-Za-z0-9_-]+$/.test(token.slice(PREFIX.length))) return null;
   return {
     tokenId: token.slice(PREFIX.length, PREFIX.length + ID_LENGTH),

@@ -27,7 +27,12 @@ describe('file backend', () => {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
     const keys = join(dir, 'keys');
     const config = loadConfig({ env: {}, overrides: { data_dir: dir } });
-    const backend = (await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger })) as FileBackend;
+    const backend = (await createBackend({
+      uri: `file://${keys}`,
+      alg: 'ES256',
+      config,
+      logger,
+    })) as FileBackend;
     const names = await readdir(keys);
     expect(names).toHaveLength(1);
     expect((await stat(join(keys, names[0]!))).mode & 0o777).toBe(0o600);

@@ -12,10 +12,14 @@ const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 async function wfid(args: string[], env: Record<string, string>, cwd: string) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args],
+      {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', ...env },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const failed = err as { code: number; stdout: string; stderr: string };
@@ -45,21 +49,45 @@ describe('wfid CLI', () => {
     const again = await wfid(['init', '-o', output], {}, dir);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('ERR_CONFIG');
-    const keys = await wfid(['--config', output, 'keys', 'list', '--json'], { WFID_DATA_DIR: join(dir, 'other') }, dir);
+    const keys = await wfid(
+      ['--config', output, 'keys', 'list', '--json'],
+      { WFID_DATA_DIR: join(dir, 'other') },
+      dir,
+    );
     expect(keys.code).toBe(0);
   });
 
   it('execution start/end and token decode talk to the running server', async () => {
-    const started = await wfid(['execution', 'start', '--execution-id', 'cli-1', '--workflow-id', 'wf-cli', '--env'], env, dir);
+    const started = await wfid(
+      ['execution', 'start', '--execution-id', 'cli-1', '--workflow-id', 'wf-cli', '--env'],
+      env,
+      dir,
+    );
     expect(started.code).toBe(0);
     const token = /WORKFLOW_ID_TOKEN='([^']+)'/.exec(started.stdout)![1]!;
     const decoded = JSON.parse((await wfid(['token', 'decode', token], env, dir)).stdout);
     expect(decoded.payload).toMatchObject({ execution_id: 'cli-1', workflow_id: 'wf-cli' });
-    const verify = ['token', 'verify', token, '--issuer', issuer.url, '--audience', issuer.url, '--require-running'];
+    const verify = [
+      'token',
+      'verify',
+      token,
+      '--issuer',
+      issuer.url,
+      '--audience',
+      issuer.url,
+      '--require-running',
+    ];
     const verified = await wfid(verify, env, dir);
     expect(verified.code).toBe(0);
-    expect(JSON.parse(verified.stdout)).toMatchObject({ valid: true, payload: { execution_id: 'cli-1' } });
-    const wrongAudience = await wfid(['token', 'verify', token, '--issuer', issuer.url, '--audience', 'other'], env, dir);
+    expect(JSON.parse(verified.stdout)).toMatchObject({
+      valid: true,
+      payload: { execution_id: 'cli-1' },
+    });
+    const wrongAudience = await wfid(
+      ['token', 'verify', token, '--issuer', issuer.url, '--audience', 'other'],
+      env,
+      dir,
+    );
     expect(wrongAudience.code).toBe(1);
     expect(wrongAudience.stderr).toContain('ERR_JWT_CLAIM_INVALID');
     const ended = await wfid(['execution', 'end', 'cli-1', '--status', 'canceled'], env, dir);
@@ -70,7 +98,10 @@ describe('wfid CLI', () => {
   });
 
   it('keys list shows the active key; retire --now needs confirmation, then the key leaves the JWKS', async () => {
-    const listed = JSON.parse((await wfid(['keys', 'list', '--json'], env, dir)).stdout) as { kid: string; state: string }[];
+    const listed = JSON.parse((await wfid(['keys', 'list', '--json'], env, dir)).stdout) as {
+      kid: string;
+      state: string;
+    }[];
     const active = listed.find((row) => row.state === 'active')!;
     expect(active).toBeDefined();
     const refused = await wfid(['keys', 'retire', active.kid, '--now'], env, dir);
@@ -86,7 +117,9 @@ describe('wfid CLI', () => {
     while (kids.includes(active.kid) || kids.length === 0) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((done) => setTimeout(done, 250));
-      kids = ((await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+      kids = (
+        (await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] }
+      ).keys.map((key) => key.kid);
     }
     const execution = await issuer.startExecution();
     const token = await issuer.mint(execution.request_token, 'after-retire');

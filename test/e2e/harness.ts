@@ -33,7 +33,11 @@ export interface RunningIssuer {
   startExecution(body?: Record<string, unknown>): Promise<StartedExecution>;
   endExecution(executionId: string, status?: string): Promise<Response>;
   /** POST /v1/token with the request token. Throws on non-2xx. */
-  mint(requestToken: string, audience: string | string[], lifetimeS?: number): Promise<{ value: string; expires_at: number }>;
+  mint(
+    requestToken: string,
+    audience: string | string[],
+    lifetimeS?: number,
+  ): Promise<{ value: string; expires_at: number }>;
   /** Raw fetch against the issuer. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -112,15 +116,25 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
     async startExecution(body = {}) {
       const response = await call('/v1/executions', {
         method: 'POST',
-        headers: { authorization: `Bearer ${issuer.engineToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ execution_id: `exec-${Date.now()}-${++counter}`, workflow_id: 'wf-1', ...body }),
+        headers: {
+          authorization: `Bearer ${issuer.engineToken}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          execution_id: `exec-${Date.now()}-${++counter}`,
+          workflow_id: 'wf-1',
+          ...body,
+        }),
       });
       return json<StartedExecution>(response);
     },
     endExecution(executionId, status = 'success') {
       return call(`/v1/executions/${encodeURIComponent(executionId)}/end`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${issuer.engineToken}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${issuer.engineToken}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify({ status }),
       });
     },
@@ -137,7 +151,8 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wfid serve exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null)
+      throw new Error(`wfid serve exited with ${child.exitCode}:\n${output}`);
     try {
       const response = await call(options.waitReady === false ? '/healthz' : '/readyz');
       if (response.ok) break;

@@ -54,7 +54,9 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     expect(keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(keys[0]!.d).toBeUndefined();
     expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
-    const again = await issuer.fetch('/.well-known/jwks.json', { headers: { 'if-none-match': etag } });
+    const again = await issuer.fetch('/.well-known/jwks.json', {
+      headers: { 'if-none-match': etag },
+    });
     expect(again.status).toBe(304);
   });
 
@@ -73,7 +75,10 @@ describe('issuer end to end (file backend, SQLite store)', () => {
       'WORKFLOW_ID_TOKEN_REQUEST_TOKEN',
       'WORKFLOW_ID_TOKEN_REQUEST_URL',
     ]);
-    const envToken = await jwtVerify(started.env.WORKFLOW_ID_TOKEN!, jwks, { issuer: issuer.url, audience: issuer.url });
+    const envToken = await jwtVerify(started.env.WORKFLOW_ID_TOKEN!, jwks, {
+      issuer: issuer.url,
+      audience: issuer.url,
+    });
     expect(envToken.payload.sub).toBe('workflow:wf-42');
 
     const first = await issuer.mint(started.request_token, 'https://sts.amazonaws.com');
@@ -105,7 +110,11 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     expect((await jwtVerify(value, jwks, { audience: 'vault' })).payload.jti).not.toBe(payload.jti);
 
     const active = await introspect(first.value);
-    expect(active).toMatchObject({ active: true, execution_id: 'exec-e2e-1', execution_status: 'running' });
+    expect(active).toMatchObject({
+      active: true,
+      execution_id: 'exec-e2e-1',
+      execution_status: 'running',
+    });
     expect(await introspect(first.value, false)).toMatchObject({ active: true });
   });
 
@@ -126,7 +135,10 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     expect(await introspect(token.value)).toEqual({ active: false });
     const refused = await issuer.fetch('/v1/token', {
       method: 'POST',
-      headers: { authorization: `Bearer ${started.request_token}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${started.request_token}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ audience: 'aud' }),
     });
     await expectError(refused, 401, 'invalid_token');
@@ -135,11 +147,16 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     });
     expect(await lookup.json()).toMatchObject({ status: 'error', ended_at: expect.any(String) });
     // Ending again is idempotent and keeps the first status.
-    expect(await (await issuer.endExecution('exec-e2e-end', 'success')).json()).toMatchObject({ status: 'error' });
+    expect(await (await issuer.endExecution('exec-e2e-end', 'success')).json()).toMatchObject({
+      status: 'error',
+    });
     // Registering an ended execution again is refused.
     const restart = await issuer.fetch('/v1/executions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${issuer.engineToken}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${issuer.engineToken}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ execution_id: 'exec-e2e-end', workflow_id: 'wf-1' }),
     });
     await expectError(restart, 409, 'execution_ended');
@@ -149,7 +166,10 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     const first = await issuer.startExecution({ execution_id: 'exec-e2e-dup' });
     const response = await issuer.fetch('/v1/executions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${issuer.engineToken}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${issuer.engineToken}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ execution_id: 'exec-e2e-dup', workflow_id: 'wf-1' }),
     });
     expect(response.status).toBe(200);
@@ -159,7 +179,10 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     await issuer.mint(second.request_token, 'x');
     const conflict = await issuer.fetch('/v1/executions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${issuer.engineToken}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${issuer.engineToken}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ execution_id: 'exec-e2e-dup', workflow_id: 'another-workflow' }),
     });
     await expectError(conflict, 409, 'conflict');
@@ -167,7 +190,11 @@ describe('issuer end to end (file backend, SQLite store)', () => {
 
   describe('bad input gets a clear error, never a 500 or a leak', () => {
     it('engine routes: missing or wrong engine token', async () => {
-      await expectError(await issuer.fetch('/v1/executions', { method: 'POST' }), 401, 'unauthorized');
+      await expectError(
+        await issuer.fetch('/v1/executions', { method: 'POST' }),
+        401,
+        'unauthorized',
+      );
       const wrong = await issuer.fetch('/v1/executions', {
         method: 'POST',
         headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
@@ -184,36 +211,73 @@ describe('issuer end to end (file backend, SQLite store)', () => {
           body,
         });
       await expectError(await post('{not json'), 400, 'invalid_request');
-      await expectError(await post(JSON.stringify({ execution_id: 'x'.repeat(40_000), workflow_id: 'w' })), 400, 'invalid_request');
+      await expectError(
+        await post(JSON.stringify({ execution_id: 'x'.repeat(40_000), workflow_id: 'w' })),
+        400,
+        'invalid_request',
+      );
       await expectError(await post(JSON.stringify({ workflow_id: 'w' })), 400, 'invalid_request');
-      await expectError(await post(JSON.stringify({ execution_id: '../etc', workflow_id: 'w' })), 400, 'invalid_request');
-      await expectError(await post(JSON.stringify({ execution_id: 'e', workflow_id: 'w', claims: { sub: 'root' } })), 400, 'invalid_request');
-      await expectError(await post(JSON.stringify({ execution_id: 'e', workflow_id: 'w', claims: { other: 'x' } })), 400, 'invalid_request');
+      await expectError(
+        await post(JSON.stringify({ execution_id: '../etc', workflow_id: 'w' })),
+        400,
+        'invalid_request',
+      );
+      await expectError(
+        await post(
+          JSON.stringify({ execution_id: 'e', workflow_id: 'w', claims: { sub: 'root' } }),
+        ),
+        400,
+        'invalid_request',
+      );
+      await expectError(
+        await post(JSON.stringify({ execution_id: 'e', workflow_id: 'w', claims: { other: 'x' } })),
+        400,
+        'invalid_request',
+      );
       await expectError(await post('<xml/>', 'application/xml'), 400, 'invalid_request');
       const unknown = await issuer.fetch('/v1/executions/does-not-exist', {
         headers: { authorization: `Bearer ${issuer.engineToken}` },
       });
       await expectError(unknown, 404, 'not_found');
       await expectError(await issuer.endExecution('does-not-exist'), 404, 'not_found');
-      await expectError(await issuer.endExecution('exec-e2e-1', 'finished'), 400, 'invalid_request');
+      await expectError(
+        await issuer.endExecution('exec-e2e-1', 'finished'),
+        400,
+        'invalid_request',
+      );
     });
 
     it('token route: missing, malformed and unknown request tokens; bad audience and lifetime', async () => {
       const mint = (authorization: string | undefined, body: unknown) =>
         issuer.fetch('/v1/token', {
           method: 'POST',
-          headers: { ...(authorization ? { authorization } : {}), 'content-type': 'application/json' },
+          headers: {
+            ...(authorization ? { authorization } : {}),
+            'content-type': 'application/json',
+          },
           body: JSON.stringify(body),
         });
       await expectError(await mint(undefined, { audience: 'a' }), 401, 'invalid_token');
       await expectError(await mint('Bearer garbage', { audience: 'a' }), 401, 'invalid_token');
-      await expectError(await mint(`Bearer wfr_${'A'.repeat(59)}`, { audience: 'a' }), 401, 'invalid_token');
+      await expectError(
+        await mint(`Bearer wfr_${'A'.repeat(59)}`, { audience: 'a' }),
+        401,
+        'invalid_token',
+      );
       const started = await issuer.startExecution();
       const auth = `Bearer ${started.request_token}`;
       await expectError(await mint(auth, {}), 400, 'invalid_request');
       await expectError(await mint(auth, { audience: [] }), 400, 'invalid_request');
-      await expectError(await mint(auth, { audience: 'a', lifetime_s: -5 }), 400, 'invalid_request');
-      await expectError(await mint(auth, { audience: 'a', lifetime_s: 'soon' }), 400, 'invalid_request');
+      await expectError(
+        await mint(auth, { audience: 'a', lifetime_s: -5 }),
+        400,
+        'invalid_request',
+      );
+      await expectError(
+        await mint(auth, { audience: 'a', lifetime_s: 'soon' }),
+        400,
+        'invalid_request',
+      );
     });
 
     it('introspection answers inactive for every kind of bad token, never 500', async () => {
@@ -225,8 +289,13 @@ describe('issuer end to end (file backend, SQLite store)', () => {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
 
       // An HS256 token keyed with our own public key (the classic algorithm-confusion attack).
-      const jwk = ((await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: object[] }).keys[0]!;
-      const pem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+      const jwk = (
+        (await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: object[] }
+      ).keys[0]!;
+      const pem = createPublicKey({ key: jwk as never, format: 'jwk' }).export({
+        type: 'spki',
+        format: 'pem',
+      });
       const hsInput = `${b64({ ...decodedHeader, alg: 'HS256' })}.${payload}`;
       const hs256 = `${hsInput}.${createHmac('sha256', pem).update(hsInput).digest('base64url')}`;
 
@@ -241,7 +310,10 @@ describe('issuer end to end (file backend, SQLite store)', () => {
         garbage_b64: `${header}.%%%.${signature}`,
       };
       for (const [name, token] of Object.entries(bad)) {
-        expect({ name, result: await introspect(token) }).toEqual({ name, result: { active: false } });
+        expect({ name, result: await introspect(token) }).toEqual({
+          name,
+          result: { active: false },
+        });
       }
       const missing = await issuer.fetch('/v1/introspect', {
         method: 'POST',

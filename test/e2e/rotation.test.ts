@@ -29,7 +29,9 @@ describe('rotation end to end (real time, seconds)', () => {
   afterAll(async () => issuer?.stop());
 
   it('every token verifies across rotations; each new kid is published a full lead time before it signs', async () => {
-    const verifier = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`), { cacheMaxAge: 1000 });
+    const verifier = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`), {
+      cacheMaxAge: 1000,
+    });
     const execution = await issuer.startExecution({ max_duration_s: 120 });
     const firstSeen = new Map<string, number>();
     const firstSigned = new Map<string, number>();
@@ -41,7 +43,9 @@ describe('rotation end to end (real time, seconds)', () => {
     while (Date.now() - started < 20_000) {
       const now = Date.now();
       if (now >= nextPoll) {
-        const jwks = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
+        const jwks = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as {
+          keys: { kid: string }[];
+        };
         for (const { kid } of jwks.keys) if (!firstSeen.has(kid)) firstSeen.set(kid, Date.now());
         nextPoll = now + POLL_MS;
       }
@@ -50,10 +54,15 @@ describe('rotation end to end (real time, seconds)', () => {
       const { kid } = decodeProtectedHeader(value);
       if (!firstSigned.has(kid!)) firstSigned.set(kid!, mintedAt);
       issued.push({ token: value, at: mintedAt });
-      await jwtVerify(value, verifier, { audience: 'rotation-test' }).catch((err) => failures.push(`${kid}: ${err.code}`));
+      await jwtVerify(value, verifier, { audience: 'rotation-test' }).catch((err) =>
+        failures.push(`${kid}: ${err.code}`),
+      );
       // Tokens signed by the previous key keep verifying while they are valid.
       const older = issued.find((item) => mintedAt - item.at > 1500 && mintedAt - item.at < 2500);
-      if (older) await jwtVerify(older.token, verifier, { audience: 'rotation-test' }).catch((err) => failures.push(`older: ${err.code}`));
+      if (older)
+        await jwtVerify(older.token, verifier, { audience: 'rotation-test' }).catch((err) =>
+          failures.push(`older: ${err.code}`),
+        );
       await new Promise((done) => setTimeout(done, 100));
     }
 
@@ -62,10 +71,14 @@ describe('rotation end to end (real time, seconds)', () => {
     expect(kids.length).toBeGreaterThanOrEqual(2);
     for (const kid of kids.slice(1)) {
       // firstSeen is polled, so it can be up to one poll late: allow exactly that.
-      expect(firstSigned.get(kid)! - firstSeen.get(kid)!).toBeGreaterThanOrEqual(PREPUBLISH_MS - POLL_MS);
+      expect(firstSigned.get(kid)! - firstSeen.get(kid)!).toBeGreaterThanOrEqual(
+        PREPUBLISH_MS - POLL_MS,
+      );
     }
     // The first key has been retired (its tokens all expired) and left the JWKS.
-    const jwks = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as { keys: { kid: string }[] };
+    const jwks = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as {
+      keys: { kid: string }[];
+    };
     expect(jwks.keys.map((key) => key.kid)).not.toContain(kids[0]);
   }, 40_000);
 });

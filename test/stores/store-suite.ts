@@ -73,8 +73,11 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       const record = execution();
       await store.insertExecution(record);
       const secretHash = randomBytes(32);
-      await store.addRequestToken('tok-1-' + record.executionId, { executionId: record.executionId, secretHash });
-      const stored = await store.getRequestToken('tok-1-' + record.executionId);
+      await store.addRequestToken(`tok-1-${record.executionId}`, {
+        executionId: record.executionId,
+        secretHash,
+      });
+      const stored = await store.getRequestToken(`tok-1-${record.executionId}`);
       expect(stored?.executionId).toBe(record.executionId);
       // The execution comes with the token, in the same lookup.
       expect(stored?.execution).toEqual(record);
@@ -91,7 +94,10 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       for (const record of [old, recent, stale, running]) await store.insertExecution(record);
       await store.endExecution(old.executionId, 'success', now - 8_000);
       await store.endExecution(recent.executionId, 'success', now);
-      await store.addRequestToken(`t-${old.executionId}`, { executionId: old.executionId, secretHash: randomBytes(32) });
+      await store.addRequestToken(`t-${old.executionId}`, {
+        executionId: old.executionId,
+        secretHash: randomBytes(32),
+      });
       expect(await store.collectExecutions(now - 1_000)).toBeGreaterThanOrEqual(2);
       expect(await store.getExecution(old.executionId)).toBeUndefined();
       expect(await store.getExecution(stale.executionId)).toBeUndefined();
@@ -103,7 +109,13 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
     it('stores key states by kid and replaces them', async () => {
       const kid = `kid-${randomUUID()}`;
       await store.keyStates.putKeyState({ kid, ref: 'r1', state: 'pending', publishedAt: 1 });
-      await store.keyStates.putKeyState({ kid, ref: 'r1', state: 'active', publishedAt: 1, activatedAt: 2 });
+      await store.keyStates.putKeyState({
+        kid,
+        ref: 'r1',
+        state: 'active',
+        publishedAt: 1,
+        activatedAt: 2,
+      });
       const record = (await store.keyStates.listKeyStates()).find((item) => item.kid === kid);
       expect(record).toEqual({ kid, ref: 'r1', state: 'active', publishedAt: 1, activatedAt: 2 });
     });

@@ -14,7 +14,12 @@ describe('config', () => {
       keys: { uri: 'file://./data/keys', refresh: 60_000 },
       store: 'sqlite:./data/wfid.db',
       alg: 'ES256',
-      tokens: { lifetime: 600_000, max_lifetime: 3_600_000, subject: 'workflow:{workflow_id}', default_audience: 'http://127.0.0.1:8080' },
+      tokens: {
+        lifetime: 600_000,
+        max_lifetime: 3_600_000,
+        subject: 'workflow:{workflow_id}',
+        default_audience: 'http://127.0.0.1:8080',
+      },
       jwks: { max_age: 600_000 },
       rotation: { prepublish: 86_400_000 },
     });
@@ -23,9 +28,21 @@ describe('config', () => {
   it('maps every contract env name onto its key', () => {
     const names = [...envPaths().keys()];
     for (const name of [
-      'WFID_ISSUER', 'WFID_HOST', 'WFID_PORT', 'WFID_DATA_DIR', 'WFID_KEYS', 'WFID_ALG', 'WFID_STORE',
-      'WFID_ENGINE_TOKEN', 'WFID_TOKENS_LIFETIME', 'WFID_TOKENS_MAX_LIFETIME', 'WFID_TOKENS_SUBJECT',
-      'WFID_TOKENS_RATE_LIMIT', 'WFID_JWKS_MAX_AGE', 'WFID_ROTATION_EVERY', 'WFID_ROTATION_PREPUBLISH',
+      'WFID_ISSUER',
+      'WFID_HOST',
+      'WFID_PORT',
+      'WFID_DATA_DIR',
+      'WFID_KEYS',
+      'WFID_ALG',
+      'WFID_STORE',
+      'WFID_ENGINE_TOKEN',
+      'WFID_TOKENS_LIFETIME',
+      'WFID_TOKENS_MAX_LIFETIME',
+      'WFID_TOKENS_SUBJECT',
+      'WFID_TOKENS_RATE_LIMIT',
+      'WFID_JWKS_MAX_AGE',
+      'WFID_ROTATION_EVERY',
+      'WFID_ROTATION_PREPUBLISH',
     ]) {
       expect(names).toContain(name);
     }
@@ -52,15 +69,22 @@ describe('config', () => {
   it('reads YAML, lets env win, and names the key and its source in errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
     const file = join(dir, 'wfid.yaml');
-    await writeFile(file, 'issuer: https://id.example.com\nkeys: file://./k\ntokens:\n  lifetime: 5m\n');
+    await writeFile(
+      file,
+      'issuer: https://id.example.com\nkeys: file://./k\ntokens:\n  lifetime: 5m\n',
+    );
     expect(loadConfig({ file, env: { WFID_TOKENS_LIFETIME: '7m' } })).toMatchObject({
       issuer: 'https://id.example.com',
       keys: { uri: 'file://./k' },
       tokens: { lifetime: 420_000 },
     });
-    expect(() => loadConfig({ file, env: { WFID_TOKENS_LIFETIME: 'soon' } })).toThrow(/tokens\.lifetime \(WFID_TOKENS_LIFETIME\)/);
+    expect(() => loadConfig({ file, env: { WFID_TOKENS_LIFETIME: 'soon' } })).toThrow(
+      /tokens\.lifetime \(WFID_TOKENS_LIFETIME\)/,
+    );
     await writeFile(file, 'tokens:\n  lifetim: 5m\n');
-    expect(() => loadConfig({ file, env: {} })).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() => loadConfig({ file, env: {} })).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG' }),
+    );
     expect(() => loadConfig({ env: { WFID_TOKENS_LIFETIME: '2h' } })).toThrow(/tokens\.lifetime/);
   });
 
@@ -79,7 +103,10 @@ describe('config', () => {
     expect(error!.message).not.toContain('s3cret-literal');
     await writeFile(join(dir, 'token'), 'from-file\n', { mode: 0o600 });
     await writeFile(file, `engine_tokens: ["file:${join(dir, 'token')}", "env:MY_TOKEN"]\n`);
-    expect(loadConfig({ file, env: { MY_TOKEN: 'from-env' } }).engine_tokens).toEqual(['from-file', 'from-env']);
+    expect(loadConfig({ file, env: { MY_TOKEN: 'from-env' } }).engine_tokens).toEqual([
+      'from-file',
+      'from-env',
+    ]);
   });
 
   it('parses durations', () => {

@@ -5,7 +5,11 @@ import { MemoryStore } from '../../src/executions/stores/memory.js';
 describe('ExecutionRegistry', () => {
   const make = () => {
     let now = 1_000_000;
-    const registry = new ExecutionRegistry(new MemoryStore(), { maxDurationMs: 3_600_000, retentionMs: 600_000, now: () => now });
+    const registry = new ExecutionRegistry(new MemoryStore(), {
+      maxDurationMs: 3_600_000,
+      retentionMs: 600_000,
+      now: () => now,
+    });
     return { registry, advance: (ms: number) => (now += ms) };
   };
 
@@ -14,7 +18,9 @@ describe('ExecutionRegistry', () => {
     const { requestToken, record } = await registry.start({ executionId: 'e', workflowId: 'w' });
     expect((await registry.authenticate(requestToken)).executionId).toBe(record.executionId);
     await registry.end('e', 'success');
-    await expect(registry.authenticate(requestToken)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+    await expect(registry.authenticate(requestToken)).rejects.toMatchObject({
+      code: 'ERR_INVALID_TOKEN',
+    });
   });
 
   it('gives executions a deadline from max_duration_s, capped by config; past it they count as ended', async () => {
@@ -24,7 +30,9 @@ describe('ExecutionRegistry', () => {
     const long = await registry.start({ executionId: 'l', workflowId: 'w', maxDurationS: 999_999 });
     expect(long.record.deadline - long.record.startedAt).toBe(3_600_000);
     advance(31_000);
-    await expect(registry.authenticate(short.requestToken)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+    await expect(registry.authenticate(short.requestToken)).rejects.toMatchObject({
+      code: 'ERR_INVALID_TOKEN',
+    });
     await expect(registry.authenticate(long.requestToken)).resolves.toBeDefined();
   });
 
@@ -43,6 +51,8 @@ describe('ExecutionRegistry', () => {
     const { registry } = make();
     const { requestToken } = await registry.start({ executionId: 'e', workflowId: 'w' });
     const forged = requestToken.slice(0, 20) + 'A'.repeat(43);
-    await expect(registry.authenticate(forged)).rejects.toMatchObject({ code: 'ERR_INVALID_TOKEN' });
+    await expect(registry.authenticate(forged)).rejects.toMatchObject({
+      code: 'ERR_INVALID_TOKEN',
+    });
   });
 });

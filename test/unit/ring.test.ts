@@ -89,13 +89,21 @@ describe('KeyRing', () => {
     pairs[0]!.enabled = false;
     const ring = new KeyRing(backend, { logger });
     await ring.refresh();
-    expect(() => ring.signingKey()).toThrowError(expect.objectContaining({ code: 'ERR_NO_SIGNING_KEY' }));
+    expect(() => ring.signingKey()).toThrowError(
+      expect.objectContaining({ code: 'ERR_NO_SIGNING_KEY' }),
+    );
     expect(JSON.parse(ring.jwks().body)).toEqual({ keys: [] });
   });
 
   it('checks a local backend key pair once at load instead of per signature', async () => {
     const { backend, state } = fakeRemote(1);
-    const local = { ...backend, kind: 'fake-local', signsLocally: true, listKeys: backend.listKeys, sign: backend.sign };
+    const local = {
+      ...backend,
+      kind: 'fake-local',
+      signsLocally: true,
+      listKeys: backend.listKeys,
+      sign: backend.sign,
+    };
     const ring = new KeyRing(local, { logger });
     await ring.refresh();
     expect(state.calls).toBe(1); // the proof at load

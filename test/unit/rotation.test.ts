@@ -17,36 +17,66 @@ const logger = pino({ level: 'silent' });
 const times = { prepublishMs: DAY, retainMs: 3_900_000 };
 
 describe('planKeyStates', () => {
-  const version = (kid: string, createdAt: number, enabled = true) => ({ kid, ref: kid, createdAt, enabled });
+  const version = (kid: string, createdAt: number, enabled = true) => ({
+    kid,
+    ref: kid,
+    createdAt,
+    enabled,
+  });
 
   it('activates the first version at once when nothing is active', () => {
     const plan = planKeyStates([], [version('a', 0)], { ...times, now: 10 });
-    expect(plan.records.get('a')).toMatchObject({ state: 'active', publishedAt: 10, activatedAt: 10 });
+    expect(plan.records.get('a')).toMatchObject({
+      state: 'active',
+      publishedAt: 10,
+      activatedAt: 10,
+    });
   });
 
   it('keeps a new version pending until it has been published for prepublish', () => {
     const first = planKeyStates([], [version('a', 0)], { ...times, now: 0 });
-    const second = planKeyStates(first.records.values(), [version('a', 0), version('b', 5)], { ...times, now: 100 });
+    const second = planKeyStates(first.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 100,
+    });
     expect(second.records.get('b')).toMatchObject({ state: 'pending', publishedAt: 100 });
-    const early = planKeyStates(second.records.values(), [version('a', 0), version('b', 5)], { ...times, now: 100 + DAY - 1 });
+    const early = planKeyStates(second.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 100 + DAY - 1,
+    });
     expect(early.changed).toEqual([]);
-    const due = planKeyStates(second.records.values(), [version('a', 0), version('b', 5)], { ...times, now: 100 + DAY });
+    const due = planKeyStates(second.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 100 + DAY,
+    });
     expect(due.records.get('b')).toMatchObject({ state: 'active', activatedAt: 100 + DAY });
     expect(due.records.get('a')).toMatchObject({ state: 'retiring', retiringAt: 100 + DAY });
-    const retired = planKeyStates(due.records.values(), [version('a', 0), version('b', 5)], { ...times, now: 100 + DAY + times.retainMs });
+    const retired = planKeyStates(due.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 100 + DAY + times.retainMs,
+    });
     expect(retired.records.get('a')).toMatchObject({ state: 'retired' });
   });
 
   it('is idempotent: the same inputs again change nothing', () => {
     const versions = [version('a', 0), version('b', 5)];
     const once = planKeyStates([], versions, { ...times, now: 0 });
-    expect(planKeyStates(once.records.values(), versions, { ...times, now: 0 }).changed).toEqual([]);
+    expect(planKeyStates(once.records.values(), versions, { ...times, now: 0 }).changed).toEqual(
+      [],
+    );
   });
 
   it('stops a version disabled outside at once, and the newest usable one takes over', () => {
     const start = planKeyStates([], [version('a', 0)], { ...times, now: 0 });
-    const withB = planKeyStates(start.records.values(), [version('a', 0), version('b', 5)], { ...times, now: 10 });
-    const disabled = planKeyStates(withB.records.values(), [version('a', 0, false), version('b', 5)], { ...times, now: 20 });
+    const withB = planKeyStates(start.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 10,
+    });
+    const disabled = planKeyStates(
+      withB.records.values(),
+      [version('a', 0, false), version('b', 5)],
+      { ...times, now: 20 },
+    );
     expect(disabled.records.get('a')).toMatchObject({ state: 'retired', retiredAt: 20 });
     expect(disabled.records.get('b')).toMatchObject({ state: 'active', activatedAt: 20 });
   });
@@ -57,7 +87,11 @@ describe('planKeyStates', () => {
       { kid: 'b', ref: 'b', state: 'active' as const, publishedAt: 1, activatedAt: 1 },
     ];
     const plan = planKeyStates(stored, [version('a', 0), version('b', 5)], { ...times, now: 50 });
-    expect([...plan.records.values()].filter((record) => record.state === 'active').map((record) => record.kid)).toEqual(['b']);
+    expect(
+      [...plan.records.values()]
+        .filter((record) => record.state === 'active')
+        .map((record) => record.kid),
+    ).toEqual(['b']);
     expect(plan.records.get('a')).toMatchObject({ state: 'retiring', retiringAt: 50 });
   });
 });
@@ -75,9 +109,25 @@ describe('rotation with the file backend and a controllable clock', () => {
 
   function replica(store: MemoryKeyStateStore, name: string, everyMs?: number) {
     const backend = new FileBackend(dir, 'ES256');
-    const policy = new RotationPolicy({ store, backend, times, disableRetired: true, holder: name, leaseMs: 60_000, logger, now: clock });
+    const policy = new RotationPolicy({
+      store,
+      backend,
+      times,
+      disableRetired: true,
+      holder: name,
+      leaseMs: 60_000,
+      logger,
+      now: clock,
+    });
     const ring = new KeyRing(backend, { logger, policy });
-    const rotator = new Rotator({ ring, policy, everyMs, prepublishMs: times.prepublishMs, logger, now: clock });
+    const rotator = new Rotator({
+      ring,
+      policy,
+      everyMs,
+      prepublishMs: times.prepublishMs,
+      logger,
+      now: clock,
+    });
     return { backend, policy, ring, rotator };
   }
 
@@ -108,7 +158,14 @@ describe('rotation with the file backend and a controllable clock', () => {
     expect(second.kid).not.toBe(first.kid);
     // The old key still verifies its tokens while retiring.
     expect(publishedKids(ring)).toContain(first.kid);
-    expect(verifySignature('ES256', ring.publishedKey(first.kid)!.backendKey.publicKey, input, oldSignature)).toBe(true);
+    expect(
+      verifySignature(
+        'ES256',
+        ring.publishedKey(first.kid)!.backendKey.publicKey,
+        input,
+        oldSignature,
+      ),
+    ).toBe(true);
     // Every key that signed after the first was in the JWKS a full prepublish before.
     expect(firstSigned.get(second.kid)! - firstSeen.get(second.kid)!).toBeGreaterThanOrEqual(DAY);
 
@@ -155,7 +212,9 @@ describe('rotation with the file backend and a controllable clock', () => {
     await backend.createKey();
     await rotator.tick();
     const pending = ring.publishedKeys().find((key) => key.kid !== ring.signingKey().kid)!;
-    await expect(activateKey(store, pending.kid, { prepublishMs: DAY, force: false, at: now })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+    await expect(
+      activateKey(store, pending.kid, { prepublishMs: DAY, force: false, at: now }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
     await activateKey(store, pending.kid, { prepublishMs: DAY, force: true, at: now });
     await rotator.tick();
     expect(ring.signingKey().kid).toBe(pending.kid);
@@ -188,7 +247,12 @@ describe('rotation with the file backend and a controllable clock', () => {
     await before.policy.release();
     await after.rotator.tick();
     const states = await store.listKeyStates();
-    expect(states.filter((record) => record.state === 'active').map((record) => record.kid)).toEqual([active]);
-    expect(states.find((record) => record.kid !== active)).toMatchObject({ state: 'pending', publishedAt: now });
+    expect(
+      states.filter((record) => record.state === 'active').map((record) => record.kid),
+    ).toEqual([active]);
+    expect(states.find((record) => record.kid !== active)).toMatchObject({
+      state: 'pending',
+      publishedAt: now,
+    });
   });
 });

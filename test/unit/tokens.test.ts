@@ -2,12 +2,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '../../src/executions/execution.js';
+import { MintRateLimit } from '../../src/http/rate-limit.js';
 import { parseCompact, signLocal, verifySignature } from '../../src/jws/compact.js';
 import { KeyRing } from '../../src/keys/ring.js';
 import { compileSubject } from '../../src/tokens/claims.js';
 import { TokenMinter } from '../../src/tokens/mint.js';
-import { newRequestToken, parseRequestToken, secretMatches } from '../../src/tokens/request-token.js';
-import { MintRateLimit } from '../../src/http/rate-limit.js';
+import {
+  newRequestToken,
+  parseRequestToken,
+  secretMatches,
+} from '../../src/tokens/request-token.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -17,7 +21,9 @@ async function minter(overrides: Partial<ConstructorParameters<typeof TokenMinte
     {
       kind: 'test',
       signsLocally: true,
-      listKeys: async () => [{ ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true }],
+      listKeys: async () => [
+        { ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true },
+      ],
       sign: async (_key, input) => signLocal('ES256', privateKey, input),
     },
     { logger: pino({ level: 'silent' }) },
@@ -80,12 +86,28 @@ describe('TokenMinter', () => {
   it("serialises each execution's claims once, yet never mixes executions up", async () => {
     const { minter: m } = await minter();
     const first = parseCompact((await m.mint(record(), { audience: 'a' })).value)!;
-    const other = parseCompact((await m.mint(record({ executionId: 'e-2', workflowId: 'wf-2' }), { audience: 'a' })).value)!;
-    const reused = parseCompact((await m.mint(record({ workflowId: 'wf-3', startedAt: NOW - 500 }), { audience: 'a' })).value)!;
-    expect(first.payload).toMatchObject({ execution_id: 'e-1', workflow_id: 'wf-1', sub: 'workflow:wf-1' });
-    expect(other.payload).toMatchObject({ execution_id: 'e-2', workflow_id: 'wf-2', sub: 'workflow:wf-2' });
+    const other = parseCompact(
+      (await m.mint(record({ executionId: 'e-2', workflowId: 'wf-2' }), { audience: 'a' })).value,
+    )!;
+    const reused = parseCompact(
+      (await m.mint(record({ workflowId: 'wf-3', startedAt: NOW - 500 }), { audience: 'a' })).value,
+    )!;
+    expect(first.payload).toMatchObject({
+      execution_id: 'e-1',
+      workflow_id: 'wf-1',
+      sub: 'workflow:wf-1',
+    });
+    expect(other.payload).toMatchObject({
+      execution_id: 'e-2',
+      workflow_id: 'wf-2',
+      sub: 'workflow:wf-2',
+    });
     // Same id registered anew (after collection): claims are built again, not served from the cache.
-    expect(reused.payload).toMatchObject({ execution_id: 'e-1', workflow_id: 'wf-3', sub: 'workflow:wf-3' });
+    expect(reused.payload).toMatchObject({
+      execution_id: 'e-1',
+      workflow_id: 'wf-3',
+      sub: 'workflow:wf-3',
+    });
     // The hand-assembled payload is exactly what JSON.stringify would produce: no duplicate keys.
     const text = Buffer.from(first.signingInput.toString().split('.')[1]!, 'base64url').toString();
     expect(JSON.stringify(JSON.parse(text))).toBe(text);
@@ -103,16 +125,26 @@ describe('TokenMinter', () => {
 
   it('mints only for running executions', async () => {
     const { minter: m } = await minter();
-    await expect(m.mint(record({ status: 'success', endedAt: NOW }), { audience: 'a' })).rejects.toMatchObject({ code: 'ERR_EXECUTION_ENDED' });
-    await expect(m.mint(record({ deadline: NOW - 1 }), { audience: 'a' })).rejects.toMatchObject({ code: 'ERR_EXECUTION_ENDED' });
+    await expect(
+      m.mint(record({ status: 'success', endedAt: NOW }), { audience: 'a' }),
+    ).rejects.toMatchObject({ code: 'ERR_EXECUTION_ENDED' });
+    await expect(m.mint(record({ deadline: NOW - 1 }), { audience: 'a' })).rejects.toMatchObject({
+      code: 'ERR_EXECUTION_ENDED',
+    });
   });
 
   it('checks audiences against the allowlist and their shape', async () => {
     const { minter: m } = await minter({ allowedAudiences: ['sts', 'vault'] });
     await expect(m.mint(record(), { audience: 'sts' })).resolves.toBeDefined();
-    await expect(m.mint(record(), { audience: ['sts', 'other'] })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
-    await expect(m.mint(record(), { audience: 42 })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
-    await expect(m.mint(record(), { audience: 'sts', lifetimeS: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+    await expect(m.mint(record(), { audience: ['sts', 'other'] })).rejects.toMatchObject({
+      code: 'ERR_INVALID_REQUEST',
+    });
+    await expect(m.mint(record(), { audience: 42 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_REQUEST',
+    });
+    await expect(m.mint(record(), { audience: 'sts', lifetimeS: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_REQUEST',
+    });
   });
 });
 
@@ -120,9 +152,15 @@ describe('subject template', () => {
   it('renders claims into sub and refuses unknown claim names at start-up', () => {
     const render = compileSubject('repo:{project_id}:wf:{workflow_id}:team:{team}', ['team']);
     expect(render({ project_id: 'p', workflow_id: 'w', team: 't' })).toBe('repo:p:wf:w:team:t');
-    expect(() => compileSubject('workflow:{workflow}', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
-    expect(() => compileSubject('workflow:{jti}', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
-    expect(() => compileSubject('workflow:{workflow_id', [])).toThrowError(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(() => compileSubject('workflow:{workflow}', [])).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG' }),
+    );
+    expect(() => compileSubject('workflow:{jti}', [])).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG' }),
+    );
+    expect(() => compileSubject('workflow:{workflow_id', [])).toThrowError(
+      expect.objectContaining({ code: 'ERR_CONFIG' }),
+    );
   });
 });
 
@@ -136,7 +174,9 @@ describe('request tokens', () => {
     expect(Buffer.from(parsed.secret, 'base64url')).toHaveLength(32);
     expect(secretHash.toString('base64url')).not.toContain(parsed.secret);
     expect(secretMatches(parsed.secret, secretHash)).toBe(true);
-    expect(secretMatches(`${parsed.secret.slice(0, -1)}A`, secretHash)).toBe(parsed.secret.endsWith('A'));
+    expect(secretMatches(`${parsed.secret.slice(0, -1)}A`, secretHash)).toBe(
+      parsed.secret.endsWith('A'),
+    );
     expect(parseRequestToken('wfr_short')).toBeNull();
     expect(parseRequestToken(`xyz_${token.slice(4)}`)).toBeNull();
   });
@@ -149,7 +189,9 @@ describe('mint rate limit', () => {
     limit.take('a');
     limit.take('a');
     limit.take('b');
-    expect(() => limit.take('a')).toThrowError(expect.objectContaining({ code: 'ERR_RATE_LIMITED', retryAfter: 60 }));
+    expect(() => limit.take('a')).toThrowError(
+      expect.objectContaining({ code: 'ERR_RATE_LIMITED', retryAfter: 60 }),
+    );
     now = 60_000;
     expect(() => limit.take('a')).not.toThrow();
     expect(() => new MintRateLimit(0).take('a')).not.toThrow();

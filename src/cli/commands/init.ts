@@ -60,7 +60,10 @@ export function initCommand(program: Command): void {
         await writeFile(options.output, STARTER, { flag: options.force ? 'w' : 'wx' });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new WfidError('ERR_CONFIG', `${options.output} exists; use --force to overwrite it`);
+          throw new WfidError(
+            'ERR_CONFIG',
+            `${options.output} exists; use --force to overwrite it`,
+          );
         }
         throw err;
       }

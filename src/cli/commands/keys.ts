@@ -40,11 +40,18 @@ const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString(
 
 async function confirm(kid: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw new WfidError('ERR_INVALID_REQUEST', 'confirmation required: run in a terminal or pass --yes');
+  if (!process.stdin.isTTY)
+    throw new WfidError(
+      'ERR_INVALID_REQUEST',
+      'confirmation required: run in a terminal or pass --yes',
+    );
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await prompt.question(`Tokens signed by ${kid} will stop verifying at once. Type the kid to confirm: `);
+  const answer = await prompt.question(
+    `Tokens signed by ${kid} will stop verifying at once. Type the kid to confirm: `,
+  );
   prompt.close();
-  if (answer.trim() !== kid) throw new WfidError('ERR_INVALID_REQUEST', 'not confirmed; nothing changed');
+  if (answer.trim() !== kid)
+    throw new WfidError('ERR_INVALID_REQUEST', 'not confirmed; nothing changed');
 }
 
 export function keysCommands(program: Command): void {
@@ -52,11 +59,16 @@ export function keysCommands(program: Command): void {
 
   keys
     .command('list')
-    .description('every key version: kid, backend ref, alg, state, created, activates at, retires at')
+    .description(
+      'every key version: kid, backend ref, alg, state, created, activates at, retires at',
+    )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const { config, ring, policy, close } = await open(command);
-      const times = { prepublishMs: config.rotation.prepublish, retainMs: config.tokens.max_lifetime + config.rotation.clock_skew };
+      const times = {
+        prepublishMs: config.rotation.prepublish,
+        retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
+      };
       const rows = ring.allKeys().map((key) => {
         const record = policy.records.get(key.kid);
         const schedule = record ? scheduleOf(record, times) : {};
@@ -73,26 +85,56 @@ export function keysCommands(program: Command): void {
       await close();
       if (options.json) return print(rows);
       const header = ['KID', 'STATE', 'ALG', 'CREATED', 'ACTIVATES AT', 'RETIRES AT', 'REF'];
-      const lines = rows.map((row) => [row.kid, row.state, row.alg, row.created, row.activates_at, row.retires_at, row.ref]);
-      const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
-      print([header, ...lines].map((line) => line.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd()).join('\n'));
+      const lines = rows.map((row) => [
+        row.kid,
+        row.state,
+        row.alg,
+        row.created,
+        row.activates_at,
+        row.retires_at,
+        row.ref,
+      ]);
+      const widths = header.map((title, index) =>
+        Math.max(title.length, ...lines.map((line) => line[index]!.length)),
+      );
+      print(
+        [header, ...lines]
+          .map((line) =>
+            line
+              .map((cell, index) => cell.padEnd(widths[index]!))
+              .join('  ')
+              .trimEnd(),
+          )
+          .join('\n'),
+      );
     });
 
   keys
     .command('rotate')
     .alias('create')
-    .description('prepare a new key version now; it is published at once and signs after rotation.prepublish')
+    .description(
+      'prepare a new key version now; it is published at once and signs after rotation.prepublish',
+    )
     .action(async (_options, command: Command) => {
       const { config, ring, close } = await open(command);
       if (!ring.backend.createKey) {
         await close();
-        throw new WfidError('ERR_CONFIG', `the ${ring.backend.kind} backend does not create keys here; the security team adds versions`);
+        throw new WfidError(
+          'ERR_CONFIG',
+          `the ${ring.backend.kind} backend does not create keys here; the security team adds versions`,
+        );
       }
       const created = await ring.backend.createKey();
       await ring.refresh();
       const key = ring.allKeys().find((item) => item.backendKey.ref === created.ref);
       await close();
-      print({ kid: key?.kid, ref: created.ref, alg: created.alg, state: 'pending', activates_after: config.rotation.prepublish / 1000 });
+      print({
+        kid: key?.kid,
+        ref: created.ref,
+        alg: created.alg,
+        state: 'pending',
+        activates_after: config.rotation.prepublish / 1000,
+      });
     });
 
   keys
@@ -102,7 +144,12 @@ export function keysCommands(program: Command): void {
     .action(async (kid: string, options: { force?: boolean }, command: Command) => {
       const { config, store, close } = await open(command);
       try {
-        print(await activateKey(store.keyStates, kid, { prepublishMs: config.rotation.prepublish, force: options.force ?? false }));
+        print(
+          await activateKey(store.keyStates, kid, {
+            prepublishMs: config.rotation.prepublish,
+            force: options.force ?? false,
+          }),
+        );
       } finally {
         await close();
       }

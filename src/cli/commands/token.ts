@@ -12,25 +12,38 @@ export function tokenCommands(program: Command): void {
     .description('print the header and claims of a token WITHOUT verifying it')
     .action((jwt: string) => {
       const parsed = parseCompact(jwt);
-      if (!parsed) throw new WfidError('ERR_INVALID_REQUEST', 'not a compact JWS (header.payload.signature)');
+      if (!parsed)
+        throw new WfidError('ERR_INVALID_REQUEST', 'not a compact JWS (header.payload.signature)');
       print({ header: parsed.header, payload: parsed.payload });
     });
 
   token
     .command('verify <jwt>')
-    .description('verify a token as a relying party would: discovery, JWKS, signature, iss, aud, exp')
+    .description(
+      'verify a token as a relying party would: discovery, JWKS, signature, iss, aud, exp',
+    )
     .requiredOption('--issuer <url>', 'the expected issuer')
     .requiredOption('--audience <aud>', 'an audience the token must carry')
     .option('--require-running', 'also ask the issuer whether the execution is still running')
-    .action(async (jwt: string, options: { issuer: string; audience: string; requireRunning?: boolean }) => {
-      const verifier = createVerifier({
-        issuer: options.issuer,
-        audience: options.audience,
-        requireRunning: options.requireRunning ?? false,
-      });
-      const { header, payload } = await verifier.verify(jwt).catch((err: Error & { code?: string }) => {
-        throw new WfidError('ERR_INVALID_TOKEN', `token rejected: ${err.message} [${err.code ?? 'error'}]`);
-      });
-      print({ valid: true, header, payload });
-    });
+    .action(
+      async (
+        jwt: string,
+        options: { issuer: string; audience: string; requireRunning?: boolean },
+      ) => {
+        const verifier = createVerifier({
+          issuer: options.issuer,
+          audience: options.audience,
+          requireRunning: options.requireRunning ?? false,
+        });
+        const { header, payload } = await verifier
+          .verify(jwt)
+          .catch((err: Error & { code?: string }) => {
+            throw new WfidError(
+              'ERR_INVALID_TOKEN',
+              `token rejected: ${err.message} [${err.code ?? 'error'}]`,
+            );
+          });
+        print({ valid: true, header, payload });
+      },
+    );
 }

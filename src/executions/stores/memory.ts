@@ -1,5 +1,10 @@
 import type { EndStatus, ExecutionRecord } from '../execution.js';
-import type { ExecutionStore, KeyStateRecord, KeyStateStore, StoredRequestToken } from '../store.js';
+import type {
+  ExecutionStore,
+  KeyStateRecord,
+  KeyStateStore,
+  StoredRequestToken,
+} from '../store.js';
 
 /** In-process store for unit tests and throwaway runs (`store: memory:`); nothing survives a restart. */
 export class MemoryStore implements ExecutionStore {

@@ -166,9 +166,10 @@ export class PostgresStore implements ExecutionStore {
 
   async getRequestToken(tokenId: string) {
     const row = (
-      await this.run<ExecutionRow & { token_execution_id: string; secret_hash: Buffer }>('getToken', [
-        tokenId,
-      ])
+      await this.run<ExecutionRow & { token_execution_id: string; secret_hash: Buffer }>(
+        'getToken',
+        [tokenId],
+      )
     ).rows[0];
     if (!row) return undefined;
     return {

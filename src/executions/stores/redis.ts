@@ -213,9 +213,9 @@ export class RedisStore implements ExecutionStore {
   }
 
   async getRequestToken(tokenId: string) {
-    const reply = (await this.guard(() => this.redis.wfidToken(`${PREFIX}rt:${tokenId}`, PREFIX))) as
-      | [string, string, string[]]
-      | null;
+    const reply = (await this.guard(() =>
+      this.redis.wfidToken(`${PREFIX}rt:${tokenId}`, PREFIX),
+    )) as [string, string, string[]] | null;
     if (!reply) return undefined;
     const [executionId, secretHash, execution] = reply;
     return {

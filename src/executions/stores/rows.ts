@@ -11,7 +11,10 @@ export interface ExecutionRow {
   ended_at: number | string | null;
 }
 
-type Metadata = Omit<ExecutionRecord, 'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt'>;
+type Metadata = Omit<
+  ExecutionRecord,
+  'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt'
+>;
 
 export function toRow(record: ExecutionRecord): ExecutionRow {
   const { executionId, workflowId, status, startedAt, deadline, endedAt, ...metadata } = record;

@@ -10,7 +10,7 @@ import type {
   RequestTokenLookup,
   StoredRequestToken,
 } from '../store.js';
-import { fromRow, type ExecutionRow, toRow } from './rows.js';
+import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
 /** Token lookups kept between commits; the cache is dropped whole when full (cheap, rare). */
 const LOOKUP_CACHE_SIZE = 10_000;
@@ -34,14 +34,19 @@ export class SqliteStore implements ExecutionStore {
   readonly keyStates: KeyStateStore;
   private readonly db: Database.Database;
   private readonly statements;
-  private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = { version: -1, entries: new Map() };
+  private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = {
+    version: -1,
+    entries: new Map(),
+  };
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(path);
     } catch (err) {
-      throw new WfidError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store ${path}`, { cause: err });
+      throw new WfidError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store ${path}`, {
+        cause: err,
+      });
     }
     this.db.pragma('journal_mode = WAL');
     // An end of execution answered 200 must survive a crash: sync the WAL on every commit.
@@ -60,7 +65,9 @@ export class SqliteStore implements ExecutionStore {
       end: db.prepare(
         `UPDATE executions SET status = ?, ended_at = ? WHERE execution_id = ? AND status = 'running'`,
       ),
-      addToken: db.prepare('INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)'),
+      addToken: db.prepare(
+        'INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)',
+      ),
       getToken: db.prepare(
         `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.*
          FROM request_tokens t LEFT JOIN executions e ON e.execution_id = t.execution_id WHERE t.token_id = ?`,
@@ -83,8 +90,10 @@ export class SqliteStore implements ExecutionStore {
     };
     const s = this.statements;
     this.keyStates = {
-      listKeyStates: async () => (s.listKeys.all() as { record: string }[]).map((row) => JSON.parse(row.record)),
-      putKeyState: async (record: KeyStateRecord) => void s.putKey.run(record.kid, JSON.stringify(record)),
+      listKeyStates: async () =>
+        (s.listKeys.all() as { record: string }[]).map((row) => JSON.parse(row.record)),
+      putKeyState: async (record: KeyStateRecord) =>
+        void s.putKey.run(record.kid, JSON.stringify(record)),
       acquireLease: async (name, holder, ttlMs) => {
         const now = Date.now();
         return s.takeLease.run({ name, holder, until: now + ttlMs, now }).changes > 0;

@@ -19,23 +19,32 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
 
   const mint = async (request: FastifyRequest, audience: unknown, lifetimeS: unknown) => {
     const requestToken = bearerToken(request);
-    if (requestToken === undefined) throw new WfidError('ERR_INVALID_TOKEN', 'request token required (Authorization: Bearer)');
+    if (requestToken === undefined)
+      throw new WfidError('ERR_INVALID_TOKEN', 'request token required (Authorization: Bearer)');
     const execution = await registry.authenticate(requestToken);
     limit.take(execution.executionId);
     const token = await minter.mint(execution, { audience, lifetimeS });
     return { value: token.value, expires_at: token.expiresAt };
   };
 
-  app.post('/v1/token', { schema: { response: { 200: TOKEN_RESPONSE } } }, async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    reply.header('cache-control', 'no-store');
-    return mint(request, body.audience, body.lifetime_s);
-  });
+  app.post(
+    '/v1/token',
+    { schema: { response: { 200: TOKEN_RESPONSE } } },
+    async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      reply.header('cache-control', 'no-store');
+      return mint(request, body.audience, body.lifetime_s);
+    },
+  );
 
   // The shape GitHub's toolkit uses: GET with the audience in the query string.
-  app.get('/v1/token', { schema: { response: { 200: TOKEN_RESPONSE } } }, async (request, reply) => {
-    const query = request.query as Record<string, unknown>;
-    reply.header('cache-control', 'no-store');
-    return mint(request, query.audience, query.lifetime_s);
-  });
+  app.get(
+    '/v1/token',
+    { schema: { response: { 200: TOKEN_RESPONSE } } },
+    async (request, reply) => {
+      const query = request.query as Record<string, unknown>;
+      reply.header('cache-control', 'no-store');
+      return mint(request, query.audience, query.lifetime_s);
+    },
+  );
 }

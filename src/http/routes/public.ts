@@ -21,7 +21,10 @@ export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const maxAge = Math.floor(config.jwks.max_age / 1000);
 
   app.get('/.well-known/openid-configuration', async (_request, reply) => {
-    reply.header('cache-control', `public, max-age=${maxAge}`).type('application/json').send(discovery);
+    reply
+      .header('cache-control', `public, max-age=${maxAge}`)
+      .type('application/json')
+      .send(discovery);
   });
 
   app.get('/.well-known/jwks.json', async (request, reply) => {
@@ -37,6 +40,8 @@ export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
     const result = await introspect(token, { ring, registry, issuer: config.issuer });
     metrics.introspections.inc({ result: result.active ? 'active' : result.reason });
     reply.header('cache-control', 'no-store');
-    return result.active ? { active: true, ...result.claims, execution_status: 'running' } : { active: false };
+    return result.active
+      ? { active: true, ...result.claims, execution_status: 'running' }
+      : { active: false };
   });
 }
