@@ -66,6 +66,11 @@ export interface KeyStateRecord {
   /** When the key stopped signing (retiring) and when it left the JWKS (retired). */
   retiringAt?: number;
   retiredAt?: number;
+  /**
+   * Why it was retired: on schedule, by an operator (`wfid keys retire`), or because the backend
+   * stopped listing it as enabled. Only the last kind may come back (see planKeyStates).
+   */
+  retiredBy?: 'schedule' | 'operator' | 'backend';
 }
 
 export interface KeyStateStore {

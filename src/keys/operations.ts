@@ -27,7 +27,13 @@ export async function retireKey(
   const at = options.at ?? Date.now();
   if (record.state === 'retired') return record;
   const next: KeyStateRecord = options.now
-    ? { ...record, state: 'retired', retiringAt: record.retiringAt ?? at, retiredAt: at }
+    ? {
+        ...record,
+        state: 'retired',
+        retiringAt: record.retiringAt ?? at,
+        retiredAt: at,
+        retiredBy: 'operator',
+      }
     : { ...record, state: 'retiring', retiringAt: at };
   await store.putKeyState(next);
   return next;

@@ -62,12 +62,20 @@ export function planKeyStates(
         ...record,
         state: 'retired',
         retiredAt: now,
+        retiredBy: 'backend',
         ...(record.state === 'active' ? { retiringAt: now } : {}),
       });
     }
   }
   for (const version of versions) {
-    if (version.enabled && !records.has(version.kid)) {
+    const record = records.get(version.kid);
+    // A version the backend lists as enabled again (re-enabled, or only missing from one listing)
+    // starts over as pending: it is published a full lead time again before it may sign.
+    // Versions retired on schedule or by an operator never come back.
+    if (
+      version.enabled &&
+      (!record || (record.state === 'retired' && record.retiredBy === 'backend'))
+    ) {
       put({ kid: version.kid, ref: version.ref, state: 'pending', publishedAt: now });
     }
   }
@@ -94,13 +102,14 @@ export function planKeyStates(
     });
     // Pending versions older than the new active one will never sign: they leave the JWKS.
     for (const older of inState('pending')) {
-      if (createdAt(older) < createdAt(next)) put({ ...older, state: 'retired', retiredAt: now });
+      if (createdAt(older) < createdAt(next))
+        put({ ...older, state: 'retired', retiredAt: now, retiredBy: 'schedule' });
     }
   }
 
   for (const record of inState('retiring')) {
     if (now - (record.retiringAt ?? now) >= times.retainMs)
-      put({ ...record, state: 'retired', retiredAt: now });
+      put({ ...record, state: 'retired', retiredAt: now, retiredBy: 'schedule' });
   }
   return { changed: [...changed.values()], records };
 }

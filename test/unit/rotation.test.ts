@@ -81,6 +81,37 @@ describe('planKeyStates', () => {
     expect(disabled.records.get('b')).toMatchObject({ state: 'active', activatedAt: 20 });
   });
 
+  it('a version missing from one listing comes back as pending; an operator-retired one never does', () => {
+    const start = planKeyStates([], [version('a', 0)], { ...times, now: 0 });
+    const missing = planKeyStates(start.records.values(), [], { ...times, now: 10 });
+    expect(missing.records.get('a')).toMatchObject({ state: 'retired', retiredBy: 'backend' });
+    const back = planKeyStates(missing.records.values(), [version('a', 0)], { ...times, now: 20 });
+    // Nothing else is usable, so it activates at once, as on a first start.
+    expect(back.records.get('a')).toMatchObject({
+      state: 'active',
+      publishedAt: 20,
+      activatedAt: 20,
+    });
+
+    const withB = planKeyStates(start.records.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 30,
+    });
+    const retiredByOperator = new Map(withB.records);
+    retiredByOperator.set('a', {
+      ...withB.records.get('a')!,
+      state: 'retired',
+      retiredAt: 40,
+      retiredBy: 'operator',
+    });
+    const after = planKeyStates(retiredByOperator.values(), [version('a', 0), version('b', 5)], {
+      ...times,
+      now: 50,
+    });
+    expect(after.records.get('a')).toMatchObject({ state: 'retired', retiredBy: 'operator' });
+    expect(after.records.get('b')).toMatchObject({ state: 'active' });
+  });
+
   it('repairs a store holding two active versions: the newest keeps signing', () => {
     const stored = [
       { kid: 'a', ref: 'a', state: 'active' as const, publishedAt: 0, activatedAt: 0 },
