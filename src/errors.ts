@@ -89,3 +89,10 @@ export class WfidError extends Error {
 export function isWfidError(err: unknown, code?: ErrorCode): err is WfidError {
   return err instanceof WfidError && (code === undefined || err.code === code);
 }
+
+/** A one-line description of a fault that is safe to log (no stack, no request data). */
+export function describeError(err: unknown): string {
+  if (err instanceof WfidError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { describeError } from './errors.js';
 import { ExecutionRegistry } from './executions/registry.js';
 import type { ExecutionStore } from './executions/store.js';
 import { openStore } from './executions/stores/open.js';
@@ -12,7 +13,7 @@ import { resolveEngineTokens } from './http/engine-tokens.js';
 import { buildServer } from './http/server.js';
 import type { KeyBackend } from './keys/backend.js';
 import { openBackend } from './keys/open.js';
-import { describe, KeyRing } from './keys/ring.js';
+import { KeyRing } from './keys/ring.js';
 import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
@@ -87,7 +88,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
 
   const every = (ms: number, task: () => Promise<unknown>, what: string) => {
     const timer = setInterval(() => {
-      task().catch((err) => logger.warn({ err: describe(err) }, `${what} failed`));
+      task().catch((err) => logger.warn({ err: describeError(err) }, `${what} failed`));
     }, ms);
     timer.unref();
     timers.push(timer);

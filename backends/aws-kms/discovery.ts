@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describe } from '../../src/keys/ring.js';
+import { describeError } from '../../src/errors.js';
 import type { KmsApi } from './client.js';
 
 /** How long a key found without the ring tag is not asked again (ListResourceTags is rate-limited). */
@@ -51,7 +51,7 @@ export class TagDiscovery {
       // AWS managed keys and keys the role may not read: not ours. Outages still fail the listing.
       if (code === 'ERR_BACKEND' || code === 'ERR_KEY_NOT_FOUND') {
         this.logger.debug(
-          { keyId: id, err: describe(err) },
+          { keyId: id, err: describeError(err) },
           'skipping a key whose tags cannot be read',
         );
         return false;

@@ -1,13 +1,12 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import type { Logger } from 'pino';
-import { isWfidError, WfidError } from '../../src/errors.js';
+import { describeError, isWfidError, WfidError } from '../../src/errors.js';
 import { ALGORITHMS, type JwsAlg, keyFitsAlg } from '../../src/jws/algorithms.js';
 import { derToRaw } from '../../src/jws/ecdsa.js';
 import { publicKeyFromSpki } from '../../src/jws/jwk.js';
 import type { BackendFactory, BackendKey, KeyBackend } from '../../src/keys/backend.js';
 import { importSdk } from '../../src/keys/open.js';
-import { describe } from '../../src/keys/ring.js';
 import { assertKeyFitsAlg, keySpecFor, SIGNING_ALGORITHM } from './algorithms.js';
 import { KmsApi, type KmsSdk } from './client.js';
 import type { AwsKmsConfig } from './config.js';
@@ -75,7 +74,10 @@ export class AwsKmsBackend implements KeyBackend {
         this.api.describeKey(id).catch((err) => {
           // An alias being moved or a key removed from the list: the rest of the ring still signs.
           if (!isWfidError(err, 'ERR_KEY_NOT_FOUND')) throw err;
-          this.logger.warn({ keyId: id, err: describe(err) }, 'a configured KMS key was not found');
+          this.logger.warn(
+            { keyId: id, err: describeError(err) },
+            'a configured KMS key was not found',
+          );
           return undefined;
         }),
       ),

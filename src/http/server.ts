@@ -5,8 +5,7 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
-import { isWfidError, WfidError } from '../errors.js';
-import { describe } from '../keys/ring.js';
+import { describeError, isWfidError, WfidError } from '../errors.js';
 import type { ServerDeps } from './deps.js';
 import { engineRoutes } from './routes/engine.js';
 import { executionRoutes } from './routes/execution.js';
@@ -36,8 +35,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (!wfid.exposeMessage) {
       deps.logger.error(
         {
-          err: describe(error),
-          cause: describe(error.cause),
+          err: describeError(error),
+          cause: describeError(error.cause),
           method: request.method,
           url: request.routeOptions.url,
         },

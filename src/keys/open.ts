@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { WfidError } from '../errors.js';
+import { importOptional } from '../optional-package.js';
 import type { BackendFactory, KeyBackend } from './backend.js';
 
 /** Key URI scheme → backend folder. Backends load on demand so unused SDKs are never imported. */
@@ -37,20 +38,7 @@ export async function openBackend(config: Config, logger: Logger): Promise<KeyBa
   });
 }
 
-/**
- * Loads a backend's SDK, or explains in one line which package to install.
- * Each backend calls this instead of a static import.
- */
-export async function importSdk<T>(backend: string, pkg: string): Promise<T> {
-  try {
-    return (await import(pkg)) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new WfidError(
-        'ERR_SDK_MISSING',
-        `the ${backend} backend needs the package ${pkg}: npm install ${pkg}`,
-      );
-    }
-    throw err;
-  }
+/** Loads a backend's SDK on demand (each backend calls this instead of a static import). */
+export function importSdk<T>(backend: string, pkg: string): Promise<T> {
+  return importOptional<T>(pkg, `the ${backend} backend`);
 }

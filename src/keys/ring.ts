@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { WfidError } from '../errors.js';
+import { describeError, WfidError } from '../errors.js';
 import { encodeHeader, verifySignature } from '../jws/compact.js';
 import { type PublicJwk, toPublicJwk } from '../jws/jwk.js';
 import type { Metrics } from '../metrics.js';
@@ -66,7 +66,10 @@ export class KeyRing {
       listed = await this.backend.listKeys();
     } catch (err) {
       this.lastError = err as Error;
-      this.logger.warn({ err: describe(err), backend: this.backend.kind }, 'listing keys failed');
+      this.logger.warn(
+        { err: describeError(err), backend: this.backend.kind },
+        'listing keys failed',
+      );
       throw err;
     }
     const next = new Map<string, RingKey>();
@@ -177,7 +180,8 @@ export class KeyRing {
 
   health(): { ready: boolean; reason?: string } {
     if (!this.active) return { ready: false, reason: 'no signing key' };
-    if (this.lastError) return { ready: false, reason: `key backend: ${describe(this.lastError)}` };
+    if (this.lastError)
+      return { ready: false, reason: `key backend: ${describeError(this.lastError)}` };
     return { ready: true };
   }
 
@@ -197,11 +201,4 @@ export class KeyRing {
     }
     this.proven.add(key.kid);
   }
-}
-
-/** A one-line description of a fault that is safe to log (no stack, no request data). */
-export function describe(err: unknown): string {
-  if (err instanceof WfidError) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
 }

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
+import { describeError } from '../errors.js';
 import type { KeyStateRecord, KeyStateStore } from '../executions/store.js';
 import type { KeyBackend } from './backend.js';
 import type { KeyDecision, KeyPolicy } from './policy.js';
-import { describe, type KeyRing, type RingKey } from './ring.js';
+import type { KeyRing, RingKey } from './ring.js';
 import { type PlanTimes, planKeyStates } from './rotation-plan.js';
 
 const LEASE = 'wfid:key-rotation';
@@ -94,7 +95,7 @@ export class RotationPolicy implements KeyPolicy {
         );
       } catch (err) {
         logger.warn(
-          { kid: key.kid, err: describe(err) },
+          { kid: key.kid, err: describeError(err) },
           'could not disable a retired key version',
         );
       }

@@ -58,14 +58,7 @@ describe('issuer end to end with an AWS KMS key (LocalStack)', () => {
     const kid = decodeProtectedHeader(before.value).kid;
 
     await localstack.stop();
-    const response = await issuer.fetch('/v1/token', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${execution.request_token}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ audience: 'aud' }),
-    });
+    const response = await issuer.mintResponse(execution.request_token, 'aud');
     expect(response.status).toBe(503);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const body = (await response.json()) as Record<string, unknown>;

@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GcpKmsPeer, startGcpKms, waitEnabled } from '../peers/gcp-kms.js';
-import { type RunningIssuer, startIssuer } from './harness.js';
+import { type RunningIssuer, startIssuer, until } from './harness.js';
 
 let kms: GcpKmsPeer;
 let cryptoKey: string;
@@ -31,21 +31,6 @@ afterAll(async () => {
   await issuer?.stop();
   await kms?.close();
 });
-
-const jwksKids = async () => {
-  const body = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as {
-    keys: { kid: string }[];
-  };
-  return body.keys.map((key) => key.kid);
-};
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('issuer on gcp-kms', () => {
   it('mints tokens signed in Cloud KMS that an outside verifier accepts through the JWKS', async () => {
@@ -73,8 +58,8 @@ describe('issuer on gcp-kms', () => {
       .client()
       .createCryptoKeyVersion({ parent: cryptoKey, cryptoKeyVersion: {} });
     await waitEnabled(kms.client(), version.name!);
-    await until(async () => (await jwksKids()).length === 2);
-    expect(await jwksKids()).toContain(oldKid);
+    await until(async () => (await issuer.jwksKids()).length === 2);
+    expect(await issuer.jwksKids()).toContain(oldKid);
     const jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
     expect((await jwtVerify(before, jwks)).payload.workflow_id).toBe('wf-rotate');
     const after = (await issuer.mint(execution.request_token, 'aud')).value;
@@ -85,14 +70,7 @@ describe('issuer on gcp-kms', () => {
     const execution = await issuer.startExecution({ workflow_id: 'wf-outage' });
     await kms.stop();
     try {
-      const response = await issuer.fetch('/v1/token', {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${execution.request_token}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ audience: 'aud' }),
-      });
+      const response = await issuer.mintResponse(execution.request_token, 'aud');
       expect(response.status).toBe(503);
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(((await response.json()) as { error: string }).error).toBe('temporarily_unavailable');

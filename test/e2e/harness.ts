@@ -32,6 +32,10 @@ export interface RunningIssuer {
   /** POST /v1/executions; fills execution_id and workflow_id when absent. Throws on non-2xx. */
   startExecution(body?: Record<string, unknown>): Promise<StartedExecution>;
   endExecution(executionId: string, status?: string): Promise<Response>;
+  /** POST /v1/token with the request token, the raw answer (for error cases). */
+  mintResponse(requestToken: string, audience: string | string[]): Promise<Response>;
+  /** The kids the JWKS serves now. */
+  jwksKids(): Promise<string[]>;
   /** POST /v1/token with the request token. Throws on non-2xx. */
   mint(
     requestToken: string,
@@ -60,6 +64,15 @@ export async function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/** Polls `check` every 200 ms until it holds, or fails after `timeoutMs`. */
+export async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 let counter = 0;
@@ -137,6 +150,19 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
         },
         body: JSON.stringify({ status }),
       });
+    },
+    mintResponse(requestToken, audience) {
+      return call('/v1/token', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${requestToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ audience }),
+      });
+    },
+    async jwksKids() {
+      const body = (await (await call('/.well-known/jwks.json')).json()) as {
+        keys: { kid: string }[];
+      };
+      return body.keys.map((key) => key.kid);
     },
     async mint(requestToken, audience, lifetimeS) {
       const response = await call('/v1/token', {

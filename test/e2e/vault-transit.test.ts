@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenBao, startOpenBao } from '../peers/openbao.js';
-import { type RunningIssuer, startIssuer } from './harness.js';
+import { type RunningIssuer, startIssuer, until } from './harness.js';
 
 let bao: OpenBao;
 let issuer: RunningIssuer;
@@ -29,21 +29,6 @@ afterAll(async () => {
   await issuer?.stop();
   await bao?.close();
 });
-
-const jwksKids = async () => {
-  const body = (await (await issuer.fetch('/.well-known/jwks.json')).json()) as {
-    keys: { kid: string }[];
-  };
-  return body.keys.map((key) => key.kid);
-};
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('issuer on vault-transit', () => {
   it('created the Transit key on first start and mints tokens an outside verifier accepts', async () => {
@@ -68,8 +53,8 @@ describe('issuer on vault-transit', () => {
     const before = (await issuer.mint(execution.request_token, 'aud')).value;
     const oldKid = decodeProtectedHeader(before).kid;
     await bao.api('POST', 'transit/keys/wfid/rotate');
-    await until(async () => (await jwksKids()).length === 2);
-    expect(await jwksKids()).toContain(oldKid);
+    await until(async () => (await issuer.jwksKids()).length === 2);
+    expect(await issuer.jwksKids()).toContain(oldKid);
     const jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
     expect((await jwtVerify(before, jwks)).payload.workflow_id).toBe('wf-rotate');
     const after = (await issuer.mint(execution.request_token, 'aud')).value;
@@ -80,14 +65,7 @@ describe('issuer on vault-transit', () => {
     const execution = await issuer.startExecution({ workflow_id: 'wf-sealed' });
     await bao.seal();
     try {
-      const response = await issuer.fetch('/v1/token', {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${execution.request_token}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ audience: 'aud' }),
-      });
+      const response = await issuer.mintResponse(execution.request_token, 'aud');
       expect(response.status).toBe(503);
       expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
       const body = (await response.json()) as Record<string, unknown>;

@@ -1,4 +1,5 @@
 import { WfidError } from '../../errors.js';
+import { importOptional } from '../../optional-package.js';
 
 /** The part of a pino logger the stores use (warnings about durability settings, lost connections). */
 export interface StoreLogger {
@@ -8,22 +9,9 @@ export interface StoreLogger {
 /** Seconds a client should wait before retrying while the shared store is unreachable. */
 export const STORE_RETRY_AFTER_S = 1;
 
-/**
- * Loads a store's driver on demand, so users of SQLite never load `pg` or `ioredis`, and a
- * user who selects a store without its driver gets one line saying what to install.
- */
-export async function importDriver<T>(store: string, pkg: string): Promise<T> {
-  try {
-    return (await import(pkg)) as T;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new WfidError(
-        'ERR_SDK_MISSING',
-        `the ${store} store needs the package ${pkg}: npm install ${pkg}`,
-      );
-    }
-    throw err;
-  }
+/** Loads a store's driver on demand, so users of SQLite never load `pg` or `ioredis`. */
+export function importDriver<T>(store: string, pkg: string): Promise<T> {
+  return importOptional<T>(pkg, `the ${store} store`);
 }
 
 export function storeUnavailable(store: string, cause: unknown): WfidError {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { describe } from '../../keys/ring.js';
+import { describeError } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -14,7 +14,7 @@ export function opsRoutes(app: FastifyInstance, deps: ServerDeps): void {
     try {
       await registry.store.ping();
     } catch (err) {
-      logger.warn({ err: describe(err) }, 'store ping failed');
+      logger.warn({ err: describeError(err) }, 'store ping failed');
       store = { ready: false, reason: 'store unreachable' };
     }
     const ready = keys.ready && store.ready;
