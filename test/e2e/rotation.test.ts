@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningIssuer, startIssuer } from './harness.js';
+import { FileBackend } from '../../backends/file/index.js';
+import { type RunningIssuer, startIssuer, until } from './harness.js';
 
 const PREPUBLISH_MS = 3000;
 const POLL_MS = 200;
@@ -81,4 +85,37 @@ describe('rotation end to end (real time, seconds)', () => {
     };
     expect(jwks.keys.map((key) => key.kid)).not.toContain(kids[0]);
   }, 40_000);
+});
+
+describe('rotation state survives a hard kill (SIGKILL) and restart', () => {
+  it('keeps the pending key pending and the same key signing after the restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'wfid-e2e-kill-'));
+    const env = {
+      WFID_KEYS_REFRESH: '1s',
+      WFID_JWKS_MAX_AGE: '10s',
+      WFID_ROTATION_PREPUBLISH: '1h',
+    };
+    const first = await startIssuer({ dataDir, env });
+    const execution = await first.startExecution();
+    const signingKid = decodeProtectedHeader(
+      (await first.mint(execution.request_token, 'a')).value,
+    ).kid;
+    // A security team adds a version: it is published (pending) and must not sign for an hour.
+    await new FileBackend(join(dataDir, 'keys'), 'ES256').createKey();
+    await until(async () => (await first.jwksKids()).length === 2);
+    const published = (await first.jwksKids()).sort();
+    first.process.kill('SIGKILL');
+    await new Promise((done) => first.process.once('exit', done));
+
+    const second = await startIssuer({ dataDir, env });
+    try {
+      expect((await second.jwksKids()).sort()).toEqual(published);
+      const again = await second.startExecution();
+      const { value } = await second.mint(again.request_token, 'a');
+      expect(decodeProtectedHeader(value).kid).toBe(signingKid);
+    } finally {
+      await second.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
