@@ -192,7 +192,9 @@ for (const [name, startStore] of Object.entries(STORES)) {
       expect(sawActiveForEnded).toBe(false);
       // Only successes, refusals of ended executions and 503s: no 500, no hung request.
       expect([...statuses.keys()].every((status) => [200, 401, 503].includes(status))).toBe(true);
-      expect(statuses.get(503)).toBeGreaterThan(0);
+      // The 503s during the outage are asserted above, request by request. The background load
+      // need not see one: a request in flight at the crash waits for the driver to reconnect
+      // (ioredis resends unanswered commands) and may succeed once the store is back.
       expect(statuses.get(200)).toBeGreaterThan(0);
     });
   });
