@@ -8,8 +8,8 @@ export type ExecutionStatus = 'running' | EndStatus | 'expired';
 /** A claim value an engine may attach to an execution. */
 export type ClaimValue = string | number | boolean | string[];
 
-/** One execution as the registry keeps it. Times are epoch milliseconds. */
-export interface ExecutionRecord {
+/** What the engine says about an execution when it registers it; it all ends up in tokens. */
+export interface ExecutionIdentity {
   executionId: string;
   workflowId: string;
   workflowName?: string;
@@ -21,6 +21,10 @@ export interface ExecutionRecord {
   environment?: string;
   /** The engine instance that runs the execution (n8n instance id, runner name). */
   instance?: string;
+}
+
+/** One execution as the registry keeps it. Times are epoch milliseconds. */
+export interface ExecutionRecord extends ExecutionIdentity {
   /** Engine-supplied claims, already checked against the config's allowlist. */
   claims: Record<string, ClaimValue>;
   status: 'running' | EndStatus;

@@ -1,20 +1,16 @@
 import { WfidError } from '../errors.js';
 import { newRequestToken, parseRequestToken, secretMatches } from '../tokens/request-token.js';
-import { type ClaimValue, type EndStatus, type ExecutionRecord, isRunning } from './execution.js';
+import {
+  type ClaimValue,
+  type EndStatus,
+  type ExecutionIdentity,
+  type ExecutionRecord,
+  isRunning,
+} from './execution.js';
 import type { ExecutionStore } from './store.js';
 
-/** What an engine says about an execution when it registers it (already shape-checked). */
-export interface StartInput {
-  executionId: string;
-  workflowId: string;
-  workflowName?: string;
-  workflowVersion?: string;
-  projectId?: string;
-  owner?: string;
-  mode?: string;
-  trigger?: string;
-  environment?: string;
-  instance?: string;
+/** A registration from the engine (already shape-checked). */
+export interface StartInput extends ExecutionIdentity {
   claims?: Record<string, ClaimValue>;
   maxDurationS?: number;
 }
@@ -56,18 +52,10 @@ export class ExecutionRegistry {
       input.maxDurationS === undefined ? Infinity : input.maxDurationS * 1000,
       this.options.maxDurationMs,
     );
+    const { claims, maxDurationS: _, ...identity } = input;
     const candidate: ExecutionRecord = {
-      executionId: input.executionId,
-      workflowId: input.workflowId,
-      workflowName: input.workflowName,
-      workflowVersion: input.workflowVersion,
-      projectId: input.projectId,
-      owner: input.owner,
-      mode: input.mode,
-      trigger: input.trigger,
-      environment: input.environment,
-      instance: input.instance,
-      claims: input.claims ?? {},
+      ...identity,
+      claims: claims ?? {},
       status: 'running',
       startedAt: now,
       deadline: now + durationMs,
