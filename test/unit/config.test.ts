@@ -135,3 +135,33 @@ describe('secrets in the YAML file', () => {
     expect(loadConfig({ env: { WFID_PKCS11_PIN: '1234' } }).pkcs11).toMatchObject({ pin: '1234' });
   });
 });
+
+describe('rotation settings that would break verifiers', () => {
+  it('refuses a JWKS max-age (plus refresh) longer than the prepublish lead time, naming the keys', () => {
+    let error: Error | undefined;
+    try {
+      loadConfig({ env: { WFID_JWKS_MAX_AGE: '1h', WFID_ROTATION_PREPUBLISH: '30m' } });
+    } catch (err) {
+      error = err as Error;
+    }
+    expect(error).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(error!.message).toMatch(/jwks\.max_age.*keys\.refresh.*rotation\.prepublish/);
+    expect(() =>
+      loadConfig({ env: { WFID_JWKS_MAX_AGE: '29m', WFID_ROTATION_PREPUBLISH: '30m' } }),
+    ).not.toThrow();
+  });
+
+  it('refuses a rotation period no longer than the lead time', () => {
+    expect(() =>
+      loadConfig({ env: { WFID_ROTATION_EVERY: '12h', WFID_ROTATION_PREPUBLISH: '1d' } }),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_CONFIG',
+        message: expect.stringContaining('rotation.every'),
+      }),
+    );
+    expect(loadConfig({ env: { WFID_ROTATION_EVERY: '30d' } }).rotation.every).toBe(
+      30 * 86_400_000,
+    );
+  });
+});
