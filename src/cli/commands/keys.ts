@@ -133,7 +133,7 @@ export function keysCommands(program: Command): void {
         ref: created.ref,
         alg: created.alg,
         state: 'pending',
-        activates_after: config.rotation.prepublish / 1000,
+        activates_after_s: config.rotation.prepublish / 1000,
       });
     });
 
