@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, type LocalStackKey, startLocalStack } from '../peers/localstack.js';
+import { expectUnavailable } from './checks.js';
 import { type RunningIssuer, startIssuer } from './harness.js';
 
 /**
@@ -58,12 +59,7 @@ describe('issuer end to end with an AWS KMS key (LocalStack)', () => {
     const kid = decodeProtectedHeader(before.value).kid;
 
     await localstack.stop();
-    const response = await issuer.mintResponse(execution.request_token, 'aud');
-    expect(response.status).toBe(503);
-    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    const body = (await response.json()) as Record<string, unknown>;
-    expect(body.error).toBe('temporarily_unavailable');
-    expect(body).not.toHaveProperty('value');
+    await expectUnavailable(await issuer.mintResponse(execution.request_token, 'aud'));
     // The next key listing fails too, and /readyz says so.
     await expect
       .poll(async () => (await issuer.fetch('/readyz')).status, { timeout: 10_000 })

@@ -8,8 +8,8 @@ describe('importOptional', () => {
   });
 
   it('names the package to install when it is missing', async () => {
-    const error = await importOptional('wfid-no-such-package', 'the example backend').catch(
-      (err) => err,
+    const error = await importOptional<never>('wfid-no-such-package', 'the example backend').catch(
+      (err: Error) => err,
     );
     expect(error).toMatchObject({ code: 'ERR_SDK_MISSING' });
     expect(error.message).toBe(
