@@ -31,6 +31,8 @@ export interface RunningIssuer {
   stop(): Promise<void>;
   /** POST /v1/executions; fills execution_id and workflow_id when absent. Throws on non-2xx. */
   startExecution(body?: Record<string, unknown>): Promise<StartedExecution>;
+  /** POST /v1/executions with exactly `body`, the raw answer (for repeats and error cases). */
+  registerResponse(body: Record<string, unknown>): Promise<Response>;
   endExecution(executionId: string, status?: string): Promise<Response>;
   /** POST /v1/token with the request token, the raw answer (for error cases). */
   mintResponse(requestToken: string, audience: string | string[]): Promise<Response>;
@@ -126,18 +128,21 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
       }
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
-    async startExecution(body = {}) {
-      const response = await call('/v1/executions', {
+    registerResponse(body) {
+      return call('/v1/executions', {
         method: 'POST',
         headers: {
           authorization: `Bearer ${issuer.engineToken}`,
           'content-type': 'application/json',
         },
-        body: JSON.stringify({
-          execution_id: `exec-${Date.now()}-${++counter}`,
-          workflow_id: 'wf-1',
-          ...body,
-        }),
+        body: JSON.stringify(body),
+      });
+    },
+    async startExecution(body = {}) {
+      const response = await issuer.registerResponse({
+        execution_id: `exec-${Date.now()}-${++counter}`,
+        workflow_id: 'wf-1',
+        ...body,
       });
       return json<StartedExecution>(response);
     },

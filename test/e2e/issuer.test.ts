@@ -151,39 +151,27 @@ describe('issuer end to end (file backend, SQLite store)', () => {
       status: 'error',
     });
     // Registering an ended execution again is refused.
-    const restart = await issuer.fetch('/v1/executions', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${issuer.engineToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ execution_id: 'exec-e2e-end', workflow_id: 'wf-1' }),
+    const restart = await issuer.registerResponse({
+      execution_id: 'exec-e2e-end',
+      workflow_id: 'wf-1',
     });
     await expectError(restart, 409, 'execution_ended');
   });
 
   it('registering a running execution again is idempotent: 200, a new request token, old one still valid', async () => {
     const first = await issuer.startExecution({ execution_id: 'exec-e2e-dup' });
-    const response = await issuer.fetch('/v1/executions', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${issuer.engineToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ execution_id: 'exec-e2e-dup', workflow_id: 'wf-1' }),
+    const response = await issuer.registerResponse({
+      execution_id: 'exec-e2e-dup',
+      workflow_id: 'wf-1',
     });
     expect(response.status).toBe(200);
     const second = (await response.json()) as { request_token: string };
     expect(second.request_token).not.toBe(first.request_token);
     await issuer.mint(first.request_token, 'x');
     await issuer.mint(second.request_token, 'x');
-    const conflict = await issuer.fetch('/v1/executions', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${issuer.engineToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ execution_id: 'exec-e2e-dup', workflow_id: 'another-workflow' }),
+    const conflict = await issuer.registerResponse({
+      execution_id: 'exec-e2e-dup',
+      workflow_id: 'another-workflow',
     });
     await expectError(conflict, 409, 'conflict');
   });
