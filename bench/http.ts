@@ -1,84 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
+import { freePort, measure, peakRssMb, waitFor } from './load.js';
 import { median, round } from './stats.js';
 import { startBenchStores } from './stores.js';
 
 const DIST = resolve(import.meta.dirname, '..');
-const CONNECTIONS = 32;
-const SECONDS = 4;
 const ROUNDS = 3;
-const ENGINE_TOKEN = 'bench-engine-token';
+export const ENGINE_TOKEN = 'bench-engine-token-0123456789abcdef';
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: process exited ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {}
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-/** CPU seconds a process has used (user + system), from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every mainstream build). */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** Peak resident set size of a process, from the kernel's high-water mark. */
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/**
- * Requests per CPU-second of the server under load, and per wall second. The load generator
- * shares this 2-core machine with the server (and with whatever else runs here), so wall
- * throughput swings with scheduling; CPU time per request is the cost of the code itself.
- */
-async function measure(
-  pid: number,
-  request: { url: string; body: string; headers: Record<string, string> },
-) {
-  const before = await cpuSeconds(pid);
-  const result = await autocannon({
-    url: request.url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    headers: request.headers,
-    body: request.body,
-  });
-  const cpu = (await cpuSeconds(pid)) - before;
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${request.url} answered ${result.non2xx} non-2xx, ${result.errors} errors`);
-  }
-  return {
-    result,
-    perWallSecond: result.requests.average,
-    perCpuSecond: result.requests.total / cpu,
-  };
-}
-
-interface BenchIssuer {
+export interface BenchIssuer {
   url: string;
   pid: number;
   requestToken: string;
@@ -88,7 +20,7 @@ interface BenchIssuer {
 }
 
 /** The real `wfid serve` (built), with one running execution registered. */
-async function startBenchIssuer(env: Record<string, string> = {}): Promise<BenchIssuer> {
+export async function startBenchIssuer(env: Record<string, string> = {}): Promise<BenchIssuer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wfid-bench-http-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -141,7 +73,7 @@ async function startBenchIssuer(env: Record<string, string> = {}): Promise<Bench
   }
 }
 
-const mintRequest = (issuer: BenchIssuer) => ({
+export const mintRequest = (issuer: BenchIssuer) => ({
   url: `${issuer.url}/v1/token`,
   headers: { 'content-type': 'application/json', authorization: `Bearer ${issuer.requestToken}` },
   body: JSON.stringify({ audience: 'sts' }),
@@ -185,8 +117,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
       rounds.wallRatio.push(ours.perWallSecond / base.perWallSecond);
       cpuUs.ours.push(1e6 / ours.perCpuSecond);
       cpuUs.base.push(1e6 / base.perCpuSecond);
-      latency.p50.push(ours.result.latency.p50);
-      latency.p99.push(ours.result.latency.p99);
+      latency.p50.push(ours.result.latencyMs.p50);
+      latency.p99.push(ours.result.latencyMs.p99);
     }
     return {
       http_token_per_s: Math.round(median(rounds.ours)),
@@ -195,8 +127,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
       http_token_vs_baseline_wall: round(median(rounds.wallRatio)),
       http_token_cpu_us_per_request: round(median(cpuUs.ours), 1),
       http_baseline_cpu_us_per_request: round(median(cpuUs.base), 1),
-      http_token_p50_ms: median(latency.p50),
-      http_token_p99_ms: median(latency.p99),
+      http_token_p50_ms: round(median(latency.p50), 2),
+      http_token_p99_ms: round(median(latency.p99), 2),
       issuer_peak_rss_mb: round(await peakRssMb(issuer.pid), 1),
     };
   } finally {
@@ -207,8 +139,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
 
 /**
  * Mint and introspection through the HTTP server with SQLite, PostgreSQL and Redis in the same
- * run: throughput (per wall second, 32 connections) and mean latency (autocannon's percentiles
- * are whole milliseconds), and what each shared store adds per request compared with SQLite.
+ * run: throughput (per wall second, 32 connections) and median latency, and what each shared
+ * store adds per request compared with SQLite.
  */
 export async function benchHttpStores(): Promise<Record<string, number>> {
   const peers = await startBenchStores();
@@ -222,8 +154,8 @@ export async function benchHttpStores(): Promise<Record<string, number>> {
           ['introspect', introspectRequest(issuer)],
         ] as const) {
           const { result } = await measure(issuer.pid, request);
-          figures[`http_${operation}_${kind}_per_s`] = Math.round(result.requests.average);
-          figures[`http_${operation}_${kind}_mean_ms`] = round(result.latency.average, 2);
+          figures[`http_${operation}_${kind}_per_s`] = Math.round(result.perSecond);
+          figures[`http_${operation}_${kind}_p50_ms`] = round(result.latencyMs.p50, 2);
         }
       } finally {
         await issuer.stop();
@@ -234,9 +166,9 @@ export async function benchHttpStores(): Promise<Record<string, number>> {
         figures[`http_${operation}_${kind}_vs_sqlite`] = round(
           figures[`http_${operation}_${kind}_per_s`]! / figures[`http_${operation}_sqlite_per_s`]!,
         );
-        figures[`http_${operation}_${kind}_added_mean_ms`] = round(
-          figures[`http_${operation}_${kind}_mean_ms`]! -
-            figures[`http_${operation}_sqlite_mean_ms`]!,
+        figures[`http_${operation}_${kind}_added_p50_ms`] = round(
+          figures[`http_${operation}_${kind}_p50_ms`]! -
+            figures[`http_${operation}_sqlite_p50_ms`]!,
           2,
         );
       }

@@ -32,6 +32,8 @@ export interface OpenBao {
   /** Starts it again on the same port (persistent mode keeps every key) and unseals it. */
   start(): Promise<void>;
   logs(): string;
+  /** The server's process id (benchmarks read its CPU time). */
+  pid(): number;
   /** Stops the process and removes its temp dir. */
   close(): Promise<void>;
 }
@@ -199,6 +201,7 @@ export async function startOpenBao(options: { persistent?: boolean } = {}): Prom
       await unseal();
     },
     logs: () => output,
+    pid: () => child!.pid!,
     close: async () => {
       await stop();
       await rm(dir, { recursive: true, force: true });
