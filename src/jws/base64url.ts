@@ -4,10 +4,15 @@ export function base64url(data: Uint8Array | string): string {
   );
 }
 
-/** Strict decoding: Buffer silently skips characters outside the alphabet, we refuse them. */
+/**
+ * The one base64url decoder (RFC 7515 §2: RFC 4648 §5 without padding). Buffer's own decoder
+ * is lenient: it skips characters outside the alphabet, reads `+` and `/` as `-` and `_`,
+ * stops at `=` and ignores the unused bits of the last character. So the text is accepted
+ * only if it is the exact encoding of the bytes it decodes to: alphabet only, no padding,
+ * unused bits zero. One token, one spelling.
+ */
 export function fromBase64url(text: string): Buffer {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
-    throw new TypeError('not base64url');
-  }
-  return Buffer.from(text, 'base64url');
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.toString('base64url') !== text) throw new TypeError('not base64url');
+  return bytes;
 }

@@ -1,6 +1,6 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, type JwsAlg, nodeKeyInput } from './algorithms.js';
-import { base64url, fromBase64url } from './base64url.js';
+import { base64url } from './base64url.js';
 
 export interface JwsHeader {
   alg: JwsAlg;
@@ -52,35 +52,4 @@ export function verifySignature(
     // A wrong-size or garbled signature makes OpenSSL throw; for a verifier that is just "invalid".
     return false;
   }
-}
-
-export interface ParsedCompact {
-  header: Record<string, unknown>;
-  payload: Record<string, unknown>;
-  signingInput: Buffer;
-  signature: Buffer;
-}
-
-/** Splits and decodes a compact JWS with a JSON object payload, or returns null if malformed. */
-export function parseCompact(token: string): ParsedCompact | null {
-  if (typeof token !== 'string' || token.length > 16_384) return null;
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const header = JSON.parse(fromBase64url(parts[0]!).toString('utf8'));
-    const payload = JSON.parse(fromBase64url(parts[1]!).toString('utf8'));
-    if (!isObject(header) || !isObject(payload)) return null;
-    return {
-      header,
-      payload,
-      signingInput: Buffer.from(`${parts[0]}.${parts[1]}`, 'ascii'),
-      signature: fromBase64url(parts[2]!),
-    };
-  } catch {
-    return null;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

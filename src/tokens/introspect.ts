@@ -1,17 +1,19 @@
 import { effectiveStatus } from '../executions/execution.js';
 import type { ExecutionRegistry } from '../executions/registry.js';
-import { parseCompact, verifySignature } from '../jws/compact.js';
+import { JWS_ALGS, type JwsAlg } from '../jws/algorithms.js';
+import { createCompactVerifier } from '../jws/compact-verifier.js';
+import { JwsError, type JwsFailure } from '../jws/errors.js';
+import { checkValidity } from '../jws/validity.js';
 import type { KeyRing } from '../keys/ring.js';
-
-/** Tolerance for verifier clocks when judging exp and nbf. */
-const CLOCK_SKEW_S = 30;
 
 export type IntrospectionResult =
   | { active: false; reason: InactiveReason }
   | { active: true; claims: Record<string, unknown> };
 
+/** Why a token is inactive; also the `result` label of wfid_introspections_total. */
 export type InactiveReason =
   | 'malformed'
+  | 'bad_header'
   | 'unknown_key'
   | 'bad_signature'
   | 'wrong_issuer'
@@ -19,39 +21,54 @@ export type InactiveReason =
   | 'not_yet_valid'
   | 'execution_ended';
 
+const REASONS: Record<JwsFailure, InactiveReason> = {
+  malformed: 'malformed',
+  no_kid: 'malformed',
+  claim_invalid: 'malformed',
+  crit: 'bad_header',
+  b64: 'bad_header',
+  typ: 'bad_header',
+  alg_not_allowed: 'unknown_key',
+  signature_invalid: 'bad_signature',
+  expired: 'expired',
+  not_yet_valid: 'not_yet_valid',
+};
+
+/** The same JWS rules the verifier library applies, over every alg the issuer can sign with. */
+const jws = createCompactVerifier({ algorithms: new Set(JWS_ALGS) });
+/** Each key verifies exactly the alg it signs with. */
+const KEY_ALGS = new Map<JwsAlg, ReadonlySet<JwsAlg>>(JWS_ALGS.map((alg) => [alg, new Set([alg])]));
+
 /**
  * RFC 7662 introspection of our own tokens: signature against a key in the JWKS now, issuer,
  * validity window, and whether the execution is still running. Any doubt answers inactive;
  * only an unreachable store throws (the caller answers 503 rather than guess).
+ *
+ * The window has no leeway: the issuer's clock is the reference, and a token is inactive from
+ * the second of its `exp` (RFC 7662 §2.2). Leeway for skewed clocks is a relying party's
+ * business when it checks `exp` itself.
  */
 export async function introspect(
   token: string,
   deps: { ring: KeyRing; registry: ExecutionRegistry; issuer: string; now?: number },
 ): Promise<IntrospectionResult> {
-  const parsed = parseCompact(token);
-  if (!parsed) return { active: false, reason: 'malformed' };
-  const { header, payload } = parsed;
-  const key = typeof header.kid === 'string' ? deps.ring.publishedKey(header.kid) : undefined;
-  if (!key || header.alg !== key.backendKey.alg) return { active: false, reason: 'unknown_key' };
-  if (
-    !verifySignature(
-      key.backendKey.alg,
-      key.backendKey.publicKey,
-      parsed.signingInput,
-      parsed.signature,
-    )
-  ) {
-    return { active: false, reason: 'bad_signature' };
+  const now = deps.now ?? Date.now();
+  let payload: Record<string, unknown>;
+  try {
+    const read = jws.read(token);
+    const key = deps.ring.publishedKey(read.header.kid);
+    if (!key) return { active: false, reason: 'unknown_key' };
+    jws.check(read, key.backendKey.publicKey, KEY_ALGS.get(key.backendKey.alg)!);
+    payload = read.payload;
+    if (payload.iss !== deps.issuer) return { active: false, reason: 'wrong_issuer' };
+    checkValidity(payload, now, 0);
+  } catch (err) {
+    if (err instanceof JwsError) return { active: false, reason: REASONS[err.failure] };
+    throw err;
   }
-  if (payload.iss !== deps.issuer) return { active: false, reason: 'wrong_issuer' };
-  const now = Math.floor((deps.now ?? Date.now()) / 1000);
-  if (typeof payload.exp !== 'number' || payload.exp <= now - CLOCK_SKEW_S)
-    return { active: false, reason: 'expired' };
-  if (typeof payload.nbf === 'number' && payload.nbf > now + CLOCK_SKEW_S)
-    return { active: false, reason: 'not_yet_valid' };
   if (typeof payload.execution_id !== 'string') return { active: false, reason: 'malformed' };
   const record = await deps.registry.store.getExecution(payload.execution_id);
-  if (!record || effectiveStatus(record, deps.now ?? Date.now()) !== 'running') {
+  if (!record || effectiveStatus(record, now) !== 'running') {
     return { active: false, reason: 'execution_ended' };
   }
   return { active: true, claims: payload };

@@ -1,3 +1,4 @@
+import { checkValidity, isNumericDate } from '../jws/validity.js';
 import { JwtVerificationError } from './errors.js';
 
 /**
@@ -34,7 +35,10 @@ function invalid(claim: string, why: string): never {
   throw new JwtVerificationError('ERR_JWT_CLAIM_INVALID', `claim ${claim} ${why}`, { claim });
 }
 
-/** RFC 7519 §4.1 checks, with `nowMs` in milliseconds and the tolerance applied both ways. */
+/**
+ * RFC 7519 §4.1 checks, with `nowMs` in milliseconds and the tolerance applied both ways.
+ * Throws a JwtVerificationError, or a JwsError from the core's validity window.
+ */
 export function checkClaims(
   payload: Record<string, unknown>,
   rules: ClaimRules,
@@ -48,21 +52,10 @@ export function checkClaims(
     }
   }
 
+  // exp and nbf: the JWS core's rule, with the relying party's leeway.
+  checkValidity(payload, nowMs, rules.clockTolerance);
   const now = nowMs / 1000;
-  const { exp, nbf, iat } = payload;
-  if (exp === undefined) invalid('exp', 'is required');
-  if (!isNumericDate(exp)) invalid('exp', 'must be a NumericDate');
-  if (now - rules.clockTolerance >= (exp as number)) {
-    throw new JwtVerificationError('ERR_JWT_EXPIRED', 'the token has expired', { claim: 'exp' });
-  }
-  if (nbf !== undefined) {
-    if (!isNumericDate(nbf)) invalid('nbf', 'must be a NumericDate');
-    if ((nbf as number) > now + rules.clockTolerance) {
-      throw new JwtVerificationError('ERR_JWT_NOT_YET_VALID', 'the token is not valid yet', {
-        claim: 'nbf',
-      });
-    }
-  }
+  const { iat } = payload;
   if (iat !== undefined) {
     if (!isNumericDate(iat)) invalid('iat', 'must be a NumericDate');
     // Issued in the future beyond the skew: a broken issuer clock, or a forged long-lived token.
@@ -92,8 +85,4 @@ function checkAudience(aud: unknown, audiences: ReadonlySet<string>): void {
     if (audiences.has(item as string)) match = true;
   }
   if (!match) invalid('aud', 'names none of the accepted audiences');
-}
-
-function isNumericDate(value: unknown): boolean {
-  return typeof value === 'number' && Number.isFinite(value);
 }

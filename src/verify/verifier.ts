@@ -1,9 +1,9 @@
 import type { JwsAlg } from '../jws/algorithms.js';
-import { verifySignature } from '../jws/compact.js';
+import { createCompactVerifier, type ReadJws } from '../jws/compact-verifier.js';
+import { JwsError, type JwsFailure } from '../jws/errors.js';
 import { checkClaims, type TokenClaims } from './claims.js';
-import { decodeHeader, splitToken } from './compact.js';
 import { IssuerDiscovery } from './discovery.js';
-import { JwtVerificationError } from './errors.js';
+import { JwtVerificationError, type VerificationErrorCode } from './errors.js';
 import { ExecutionStatusCheck } from './introspection.js';
 import { IssuerKeySet } from './key-set.js';
 import { resolveOptions, type VerifierOptions } from './options.js';
@@ -23,9 +23,6 @@ export interface VerifiedHeader {
   typ?: string;
   [name: string]: unknown;
 }
-
-/** Distinct headers remembered; a real issuer has a handful (one per published key). */
-const MAX_CACHED_HEADERS = 64;
 
 /**
  * What `verify` resolves with: the checked claims and the protected header.
@@ -104,89 +101,64 @@ export function createVerifier(options: VerifierOptions): Verifier {
     clockTolerance: resolved.clockTolerance,
   };
 
-  // Every token of a key carries the same header text: decode and check it once.
-  const headers = new Map<string, VerifiedHeader>();
-  const headerOf = (encoded: string): VerifiedHeader => {
-    let header = headers.get(encoded);
-    if (!header) {
-      const decoded = decodeHeader(encoded);
-      if (!decoded)
-        throw new JwtVerificationError('ERR_JWT_MALFORMED', 'the header is not a JSON object');
-      header = Object.freeze(checkHeader(decoded, algorithms));
-      if (headers.size >= MAX_CACHED_HEADERS) headers.clear();
-      headers.set(encoded, header);
-    }
-    return header;
-  };
+  // Form, header and signature rules are the JWS core's, shared with the issuer.
+  const jws = createCompactVerifier({ algorithms });
 
   return {
     issuer: resolved.issuer,
     async verify(token: string): Promise<VerifiedToken> {
-      const jws = splitToken(token);
-      if (!jws)
-        throw new JwtVerificationError(
-          'ERR_JWT_MALFORMED',
-          'not a compact JWS with a JSON payload',
-        );
-      const header = headerOf(jws.encodedHeader);
+      let read: ReadJws;
+      try {
+        read = jws.read(token);
+      } catch (err) {
+        throw verificationError(err);
+      }
+      const { kid } = read.header;
       // Warm cache: no await at all; otherwise one, for the (deduplicated) JWKS fetch.
-      const key = keys.current(header.kid) ?? (await keys.resolve(header.kid));
-      if (!key.algs.has(header.alg)) {
-        const why =
-          key.jwkAlg && key.jwkAlg !== header.alg ? `is for ${key.jwkAlg}` : 'does not fit';
-        throw new JwtVerificationError(
-          'ERR_JWS_ALG_NOT_ALLOWED',
-          `the key of this kid ${why} ${header.alg}`,
-        );
+      const key = keys.current(kid) ?? (await keys.resolve(kid));
+      let payload: TokenClaims;
+      try {
+        jws.check(read, key.key, key.algs);
+        payload = checkClaims(read.payload, rules, now());
+      } catch (err) {
+        throw verificationError(err);
       }
-      if (!verifySignature(header.alg, key.key, jws.signingInput, jws.signature)) {
-        throw new JwtVerificationError(
-          'ERR_JWS_SIGNATURE_INVALID',
-          'signature verification failed',
-        );
-      }
-      const payload = checkClaims(jws.payload, rules, now());
       if (status) {
         await status.assertRunning(
           token,
           payload.jti ?? `sig:${token.slice(token.lastIndexOf('.') + 1)}`,
         );
       }
-      return { payload, header };
+      return { payload, header: read.header as VerifiedHeader };
     },
   };
 }
 
-function checkHeader(
-  header: Record<string, unknown>,
-  algorithms: ReadonlySet<JwsAlg>,
-): VerifiedHeader {
-  const { alg, kid, typ } = header;
-  // Checked before any key is looked at: `none`, HS* and anything unlisted never get further.
-  if (typeof alg !== 'string' || !algorithms.has(alg as JwsAlg)) {
-    const named = typeof alg === 'string' ? ` ${JSON.stringify(alg.slice(0, 16))}` : '';
-    throw new JwtVerificationError('ERR_JWS_ALG_NOT_ALLOWED', `alg${named} is not allowed`);
-  }
-  if (typeof kid !== 'string' || kid === '') {
-    throw new JwtVerificationError('ERR_JWT_MALFORMED', 'the header has no kid');
-  }
-  // RFC 7515 §4.1.11: extensions we do not understand must make the token invalid.
-  if (header.crit !== undefined) {
-    throw new JwtVerificationError(
-      'ERR_JWT_MALFORMED',
-      'critical header extensions are not supported',
-    );
-  }
-  if (typ !== undefined && (typeof typ !== 'string' || !isJwtType(typ))) {
-    throw new JwtVerificationError('ERR_JWT_CLAIM_INVALID', 'header typ must be JWT', {
-      claim: 'typ',
-    });
-  }
-  return header as VerifiedHeader;
-}
+/** The verifier's public code for each refusal of the JWS core (a closed, stable mapping). */
+const CODES: Record<JwsFailure, VerificationErrorCode> = {
+  malformed: 'ERR_JWT_MALFORMED',
+  no_kid: 'ERR_JWT_MALFORMED',
+  crit: 'ERR_JWT_MALFORMED',
+  b64: 'ERR_JWT_MALFORMED',
+  alg_not_allowed: 'ERR_JWS_ALG_NOT_ALLOWED',
+  typ: 'ERR_JWT_CLAIM_INVALID',
+  signature_invalid: 'ERR_JWS_SIGNATURE_INVALID',
+  claim_invalid: 'ERR_JWT_CLAIM_INVALID',
+  expired: 'ERR_JWT_EXPIRED',
+  not_yet_valid: 'ERR_JWT_NOT_YET_VALID',
+};
 
-/** RFC 7519 §5.1: "JWT", compared as a media type (case-insensitive, optional application/). */
-function isJwtType(typ: string): boolean {
-  const lower = typ.toLowerCase();
-  return lower === 'jwt' || lower === 'application/jwt';
+function verificationError(err: unknown): unknown {
+  if (!(err instanceof JwsError)) return err;
+  const code = CODES[err.failure];
+  // `claim` names a claim or the typ header, as it always has; never alg, kid or crit.
+  const named =
+    code === 'ERR_JWT_CLAIM_INVALID' ||
+    code === 'ERR_JWT_EXPIRED' ||
+    code === 'ERR_JWT_NOT_YET_VALID';
+  return new JwtVerificationError(
+    code,
+    err.message,
+    named && err.claim ? { claim: err.claim } : undefined,
+  );
 }

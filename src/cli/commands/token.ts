@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { WfidError } from '../../errors.js';
-import { parseCompact } from '../../jws/compact.js';
+import { decodeCompact, decodeJsonSegment } from '../../jws/decode-compact.js';
 import { createVerifier } from '../../verify/index.js';
 import { print } from '../common.js';
 
@@ -11,10 +11,18 @@ export function tokenCommands(program: Command): void {
     .command('decode <jwt>')
     .description('print the header and claims of a token WITHOUT verifying it')
     .action((jwt: string) => {
-      const parsed = parseCompact(jwt);
-      if (!parsed)
+      // The same strict decoding as verification, without its header policy: show what is there.
+      let decoded: { header: Record<string, unknown>; payload: Record<string, unknown> };
+      try {
+        const parts = decodeCompact(jwt);
+        decoded = {
+          header: decodeJsonSegment(parts.encodedHeader, 'header'),
+          payload: parts.payload,
+        };
+      } catch {
         throw new WfidError('ERR_INVALID_REQUEST', 'not a compact JWS (header.payload.signature)');
-      print({ header: parsed.header, payload: parsed.payload });
+      }
+      print(decoded);
     });
 
   token
