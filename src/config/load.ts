@@ -65,7 +65,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const path = issue.path.join('.');
-      const source = fromEnv.get(path) ?? (file ? `${file}` : 'config');
+      // An issue inside a list (`tokens.extra_claims.1`) comes from where the list came from.
+      const source =
+        issue.path
+          .map((_, end) => fromEnv.get(issue.path.slice(0, issue.path.length - end).join('.')))
+          .find(Boolean) ?? (file ? `${file}` : 'config');
       return `${path || '(root)'} (${source}): ${issue.message}`;
     });
     throw new WfidError('ERR_CONFIG', `invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -4,6 +4,7 @@ import { gcpKmsConfig } from '../../backends/gcp-kms/config.js';
 import { pkcs11Config } from '../../backends/pkcs11/config.js';
 import { vaultConfig } from '../../backends/vault-transit/config.js';
 import { JWS_ALGS } from '../jws/algorithms.js';
+import { RESERVED_NAMES } from '../tokens/claims.js';
 import { duration, flag } from './fields.js';
 
 export { duration, flag };
@@ -43,7 +44,20 @@ export const configSchema = z
         /** When set, only these audiences may be requested. */
         audiences: z.array(z.string().min(1)).optional(),
         /** Engine-supplied claims that may appear in tokens (names only; values come per execution). */
-        extra_claims: z.array(z.string().regex(CLAIM_NAME)).default([]),
+        extra_claims: z
+          .array(z.string().regex(CLAIM_NAME))
+          .default([])
+          .superRefine((names, ctx) => {
+            names.forEach((name, index) => {
+              if (RESERVED_NAMES.has(name)) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [index],
+                  message: `"${name}" is reserved: the issuer sets it in tokens or in the introspection answer`,
+                });
+              }
+            });
+          }),
       })
       .strict()
       .prefault({}),

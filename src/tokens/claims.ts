@@ -23,6 +23,28 @@ export const RESERVED_CLAIMS = [
   'started_at',
 ] as const;
 
+/**
+ * Members of the RFC 7662 introspection answer that are not token claims (§2.2), plus our
+ * `execution_status`. The issuer sets them; a token claim may never be named like one.
+ */
+export const INTROSPECTION_MEMBERS = [
+  'active',
+  'execution_status',
+  'scope',
+  'client_id',
+  'username',
+  'token_type',
+] as const;
+
+/**
+ * Names `tokens.extra_claims` may not use: the claims the issuer sets (among them every
+ * registered JWT claim) and the introspection answer's own members.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  ...RESERVED_CLAIMS,
+  ...INTROSPECTION_MEMBERS,
+]);
+
 /** Execution claims, in token order, from the stored record. */
 export function executionClaims(record: ExecutionRecord): Record<string, unknown> {
   return {

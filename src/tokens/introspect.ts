@@ -5,6 +5,7 @@ import { createCompactVerifier } from '../jws/compact-verifier.js';
 import { JwsError, type JwsFailure } from '../jws/errors.js';
 import { checkValidity } from '../jws/validity.js';
 import type { KeyRing } from '../keys/ring.js';
+import { INTROSPECTION_MEMBERS } from './claims.js';
 
 export type IntrospectionResult =
   | { active: false; reason: InactiveReason }
@@ -72,4 +73,16 @@ export async function introspect(
     return { active: false, reason: 'execution_ended' };
   }
   return { active: true, claims: payload };
+}
+
+/**
+ * The RFC 7662 answer. The response members are the issuer's to set: a claim of the same
+ * name (config refuses such names in tokens.extra_claims, but a token minted before that
+ * could carry one) is left out, so no claim can rewrite `active` or `execution_status`.
+ */
+export function introspectionResponse(result: IntrospectionResult): Record<string, unknown> {
+  if (!result.active) return { active: false };
+  const claims: Record<string, unknown> = { ...result.claims };
+  for (const name of INTROSPECTION_MEMBERS) delete claims[name];
+  return { active: true, ...claims, execution_status: 'running' };
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { JWS_ALGS } from '../../jws/algorithms.js';
 import { RESERVED_CLAIMS } from '../../tokens/claims.js';
-import { introspect } from '../../tokens/introspect.js';
+import { introspect, introspectionResponse } from '../../tokens/introspect.js';
 import type { ServerDeps } from '../deps.js';
 
 /** Discovery, JWKS and introspection: what verifiers use, without credentials. */
@@ -40,8 +40,6 @@ export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
     const result = await introspect(token, { ring, registry, issuer: config.issuer });
     metrics.introspections.inc({ result: result.active ? 'active' : result.reason });
     reply.header('cache-control', 'no-store');
-    return result.active
-      ? { active: true, ...result.claims, execution_status: 'running' }
-      : { active: false };
+    return introspectionResponse(result);
   });
 }
