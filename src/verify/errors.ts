@@ -25,7 +25,13 @@ export type VerificationErrorCode =
   | 'ERR_EXECUTION_NOT_RUNNING'
   | 'ERR_DISCOVERY_FAILED'
   | 'ERR_JWKS_FETCH_FAILED'
-  | 'ERR_INTROSPECTION_FAILED';
+  | 'ERR_INTROSPECTION_FAILED'
+  /**
+   * Discovery, the JWKS or introspection answered a redirect the verifier will not follow: to
+   * another origin (host, port or scheme, https to http included), a method-changing one for
+   * introspection, or too many. Nothing was fetched from, or sent to, the redirect's target.
+   */
+  | 'ERR_REDIRECT_REFUSED';
 
 /**
  * The one error `verify` rejects with. Messages never contain the token; the underlying
@@ -65,7 +71,8 @@ export class JwtVerificationError extends Error {
     return (
       this.code === 'ERR_DISCOVERY_FAILED' ||
       this.code === 'ERR_JWKS_FETCH_FAILED' ||
-      this.code === 'ERR_INTROSPECTION_FAILED'
+      this.code === 'ERR_INTROSPECTION_FAILED' ||
+      this.code === 'ERR_REDIRECT_REFUSED'
     );
   }
 }

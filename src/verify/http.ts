@@ -14,9 +14,19 @@ export interface RequestSettings {
   timeoutMs: number;
 }
 
+/** Same-origin redirects followed per request, at most (a moved path, a trailing slash). */
+const MAX_REDIRECTS = 3;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
 /**
  * One request to the issuer that must answer 200 with JSON. Every failure (network, timeout,
  * status, size, parse) becomes a JwtVerificationError of `code`, with the original as cause.
+ *
+ * Redirects are followed by hand (`redirect: 'manual'`) and only within the origin of the URL
+ * asked for: a redirect to another host, port or scheme (https to http included) would make
+ * the verifier trust keys, or send a token, somewhere the issuer did not publish. Such a
+ * redirect fails with ERR_REDIRECT_REFUSED and nothing is sent there. A POST follows only 307
+ * and 308, which keep its method and body.
  */
 export async function requestJson(
   settings: RequestSettings,
@@ -24,19 +34,57 @@ export async function requestJson(
   code: VerificationErrorCode,
   init: RequestInit = {},
 ): Promise<JsonAnswer> {
-  const what = `${init.method ?? 'GET'} ${url}`;
+  const method = init.method ?? 'GET';
+  const origin = new URL(url).origin;
+  let target = url;
   let response: Response;
-  try {
-    response = await settings.fetch(url, {
-      ...init,
-      headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
-      signal: AbortSignal.timeout(settings.timeoutMs),
-    });
-  } catch (cause) {
-    throw new JwtVerificationError(code, `${what} failed: ${describe(cause)}`, { cause });
+  for (let redirects = 0; ; redirects++) {
+    const what = `${method} ${target}`;
+    try {
+      response = await settings.fetch(target, {
+        ...init,
+        redirect: 'manual',
+        headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(settings.timeoutMs),
+      });
+    } catch (cause) {
+      throw new JwtVerificationError(code, `${what} failed: ${describe(cause)}`, { cause });
+    }
+    // A fetch that follows redirects whatever it is told (a custom one) must not have left.
+    if (response.redirected && response.url && new URL(response.url).origin !== origin) {
+      await discard(response);
+      throw refused(what, `was redirected to ${new URL(response.url).origin}`);
+    }
+    // A browser-style fetch hides the target of a manual redirect: it cannot be checked.
+    if (response.type === 'opaqueredirect') {
+      throw refused(what, 'answered a redirect whose target cannot be checked');
+    }
+    if (!REDIRECT_STATUSES.has(response.status)) break;
+    await discard(response);
+    const location = response.headers.get('location');
+    let next: URL | undefined;
+    try {
+      next = location === null ? undefined : new URL(location, target);
+    } catch {
+      next = undefined;
+    }
+    if (!next) throw refused(what, `answered HTTP ${response.status} without a usable Location`);
+    if (next.origin !== origin) {
+      throw refused(what, `answered HTTP ${response.status} to another origin (${next.origin})`);
+    }
+    if (method !== 'GET' && response.status !== 307 && response.status !== 308) {
+      throw refused(
+        what,
+        `answered HTTP ${response.status}, which would turn the ${method} into a GET`,
+      );
+    }
+    if (redirects >= MAX_REDIRECTS)
+      throw refused(what, `redirected more than ${MAX_REDIRECTS} times`);
+    target = next.href;
   }
+  const what = `${method} ${target}`;
   if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {});
+    await discard(response);
     throw new JwtVerificationError(code, `${what} answered HTTP ${response.status}`);
   }
   let body: unknown;
@@ -49,6 +97,14 @@ export async function requestJson(
   }
   const maxAge = maxAgeOf(response.headers);
   return maxAge === undefined ? { body } : { body, maxAge };
+}
+
+function refused(what: string, why: string): JwtVerificationError {
+  return new JwtVerificationError('ERR_REDIRECT_REFUSED', `${what} ${why}; not followed`);
+}
+
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
 }
 
 async function readCapped(response: Response): Promise<string> {
