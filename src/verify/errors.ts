@@ -10,7 +10,10 @@
  * ```
  */
 export type VerificationErrorCode =
-  /** Not a compact JWS with JSON header and payload, no `kid`, or a `crit` header. */
+  /**
+   * Not a compact JWS of three strict base64url segments (one spelling: no padding, no `+` or
+   * `/`, unused bits zero) with JSON object header and payload; no `kid`; a `crit` or `b64` header.
+   */
   | 'ERR_JWT_MALFORMED'
   /** `alg` outside the allowlist, different from the JWK's `alg`, or unfit for the key type. */
   | 'ERR_JWS_ALG_NOT_ALLOWED'

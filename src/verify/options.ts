@@ -27,7 +27,11 @@ export interface VerifierOptions {
   algorithms?: readonly JwsAlg[];
   /** Leeway for exp, nbf and iat, in seconds. Default 5. */
   clockTolerance?: number;
-  /** The fetch to use (for proxies or custom agents). Default: the global fetch. */
+  /**
+   * The fetch to use (for proxies or custom agents). Default: the global fetch. It is called
+   * with `redirect: 'manual'`: the verifier follows redirects itself, within the same origin
+   * only, and refuses (ERR_REDIRECT_REFUSED) any answer that came from another origin.
+   */
   fetch?: typeof fetch;
   /**
    * Minimum seconds between JWKS refetches triggered by an unknown `kid`, so a flood of
