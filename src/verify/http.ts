@@ -35,7 +35,12 @@ export async function requestJson(
   init: RequestInit = {},
 ): Promise<JsonAnswer> {
   const method = init.method ?? 'GET';
-  const origin = new URL(url).origin;
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch (cause) {
+    throw new JwtVerificationError(code, `${method} ${url}: not a URL`, { cause });
+  }
   let target = url;
   let response: Response;
   for (let redirects = 0; ; redirects++) {

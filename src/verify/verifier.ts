@@ -129,7 +129,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
           payload.jti ?? `sig:${token.slice(token.lastIndexOf('.') + 1)}`,
         );
       }
-      return { payload, header: read.header as VerifiedHeader };
+      return { payload, header: read.header };
     },
   };
 }
