@@ -3,7 +3,11 @@ import type { JwsAlg } from './algorithms.js';
 import { verifySignature } from './compact.js';
 import { type CompactParts, decodeCompact, decodeJsonSegment } from './decode-compact.js';
 import { JwsError } from './errors.js';
-import { checkProtectedHeader, type ProtectedHeader } from './protected-header.js';
+import {
+  checkProtectedHeader,
+  type HeaderRules,
+  type ProtectedHeader,
+} from './protected-header.js';
 
 /** A compact JWS whose form and protected header passed every rule; not yet its signature. */
 export interface ReadJws extends CompactParts {
@@ -25,19 +29,14 @@ export interface CompactVerifier {
 /** Distinct headers remembered; a real issuer has a handful (one per published key). */
 const MAX_CACHED_HEADERS = 64;
 
-export function createCompactVerifier(options: {
-  algorithms: ReadonlySet<JwsAlg>;
-}): CompactVerifier {
-  const { algorithms } = options;
+export function createCompactVerifier(rules: HeaderRules): CompactVerifier {
   // Every token of a key carries the same header text: decode and check it once. A header
   // that fails is not cached; failing again is the cost of sending it.
   const headers = new Map<string, ProtectedHeader>();
   const headerOf = (encoded: string): ProtectedHeader => {
     let header = headers.get(encoded);
     if (!header) {
-      header = Object.freeze(
-        checkProtectedHeader(decodeJsonSegment(encoded, 'header'), algorithms),
-      );
+      header = Object.freeze(checkProtectedHeader(decodeJsonSegment(encoded, 'header'), rules));
       if (headers.size >= MAX_CACHED_HEADERS) headers.clear();
       headers.set(encoded, header);
     }

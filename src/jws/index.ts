@@ -13,5 +13,9 @@ export { type CompactParts, decodeCompact, MAX_TOKEN_LENGTH } from './decode-com
 export { derToRaw, rawToDer } from './ecdsa.js';
 export { JwsError, type JwsFailure } from './errors.js';
 export { jwkThumbprint, type PublicJwk, publicKeyFromSpki, toPublicJwk } from './jwk.js';
-export { checkProtectedHeader, type ProtectedHeader } from './protected-header.js';
+export {
+  checkProtectedHeader,
+  type HeaderRules,
+  type ProtectedHeader,
+} from './protected-header.js';
 export { checkValidity } from './validity.js';

@@ -9,16 +9,26 @@ export interface ProtectedHeader {
   [name: string]: unknown;
 }
 
+export interface HeaderRules {
+  algorithms: ReadonlySet<JwsAlg>;
+  /**
+   * The media type `typ` names, without `application/` (RFC 7515 §4.1.9). Default `JWT`, and
+   * then `typ` may be absent; another type (say `statuslist+jwt`) must be present.
+   */
+  typ?: string;
+}
+
 /**
  * The protected header rules, for the issuer and verifiers alike: `alg` in the allowlist
  * (checked first, so `none` and HS* never reach a key), a non-empty `kid`, no `crit` and no
  * `b64` (RFC 7515 §4.1.11, RFC 7797: we understand no extension, so any critical one, or an
- * unencoded payload, makes the token invalid), and `typ` absent or JWT.
+ * unencoded payload, makes the token invalid), and `typ` absent or JWT (or the type asked for).
  */
 export function checkProtectedHeader(
   header: Record<string, unknown>,
-  algorithms: ReadonlySet<JwsAlg>,
+  rules: HeaderRules,
 ): ProtectedHeader {
+  const { algorithms, typ: expected = 'JWT' } = rules;
   const { alg, kid, typ } = header;
   if (typeof alg !== 'string' || !algorithms.has(alg as JwsAlg)) {
     const named = typeof alg === 'string' ? ` ${JSON.stringify(alg.slice(0, 16))}` : '';
@@ -33,14 +43,15 @@ export function checkProtectedHeader(
   if (header.b64 !== undefined) {
     throw new JwsError('b64', 'the b64 header (unencoded payload) is not supported', 'b64');
   }
-  if (typ !== undefined && (typeof typ !== 'string' || !isJwtType(typ))) {
-    throw new JwsError('typ', 'header typ must be JWT', 'typ');
+  if (typ === undefined ? expected !== 'JWT' : typeof typ !== 'string' || !isType(typ, expected)) {
+    throw new JwsError('typ', `header typ must be ${expected}`, 'typ');
   }
   return header as ProtectedHeader;
 }
 
-/** RFC 7519 §5.1: "JWT", compared as a media type (case-insensitive, optional application/). */
-function isJwtType(typ: string): boolean {
+/** RFC 7515 §4.1.9: a media type, compared case-insensitively, `application/` optional. */
+function isType(typ: string, expected: string): boolean {
   const lower = typ.toLowerCase();
-  return lower === 'jwt' || lower === 'application/jwt';
+  const want = expected.toLowerCase();
+  return lower === want || lower === `application/${want}`;
 }

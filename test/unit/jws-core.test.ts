@@ -151,6 +151,22 @@ describe('JWS core: compact form and protected header', () => {
     expect(outcome(await sign({ alg: 'RS256' }))).toBe('alg_not_allowed');
   });
 
+  it('checks typ against another media type when asked, and then requires it', async () => {
+    const statusList = createCompactVerifier({ algorithms: ALGS, typ: 'statuslist+jwt' });
+    const typOf = async (typ: unknown) => {
+      try {
+        statusList.read(await sign({ typ }));
+        return 'accepted';
+      } catch (err) {
+        return (err as JwsError).failure;
+      }
+    };
+    expect(await typOf('statuslist+jwt')).toBe('accepted');
+    expect(await typOf('application/StatusList+JWT')).toBe('accepted');
+    expect(await typOf(undefined)).toBe('typ');
+    expect(await typOf('JWT')).toBe('typ');
+  });
+
   it('refuses a header it refused before, every time (failures are not cached)', async () => {
     const token = await sign({ crit: ['x'] });
     expect(outcome(token)).toBe('crit');
