@@ -45,9 +45,9 @@ export function createCompactVerifier(rules: HeaderRules): CompactVerifier {
 
   return {
     read(token) {
-      const parts = decodeCompact(token) as ReadJws;
-      parts.header = headerOf(parts.encodedHeader);
-      return parts;
+      const { encodedHeader, payload, signingInput, signature } = decodeCompact(token);
+      const header = headerOf(encodedHeader);
+      return { encodedHeader, header, payload, signingInput, signature };
     },
     check(jws, publicKey, keyAlgs) {
       if (!keyAlgs.has(jws.header.alg)) {

@@ -10,8 +10,6 @@ export interface IssuerKey {
   key: KeyObject;
   /** The allowlisted algs this key may verify: fit for its type, and equal to its JWK `alg`. */
   algs: ReadonlySet<JwsAlg>;
-  /** The JWK's own `alg`, if it names one: for a precise error message. */
-  jwkAlg?: string;
   /** The JWK members that define the key, to recognise it unchanged on the next fetch. */
   fingerprint: string;
 }
@@ -157,8 +155,6 @@ export class IssuerKeySet {
         algs.add(candidate);
       }
     }
-    return typeof alg === 'string'
-      ? { kid, key, algs, jwkAlg: alg, fingerprint }
-      : { kid, key, algs, fingerprint };
+    return { kid, key, algs, fingerprint };
   }
 }
