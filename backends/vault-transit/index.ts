@@ -148,6 +148,13 @@ export class VaultTransitBackend implements KeyBackend {
       try {
         return await this.http.request(method, path, token, body);
       } catch (err) {
+        if (err instanceof VaultRefusal && isUnmounted(err)) {
+          throw new WfidError(
+            'ERR_BACKEND',
+            `Vault has no route ${path} (${err.status}: ${err.errors.join('; ')}): is the Transit engine mounted at ${this.mount}? (bao secrets enable -path=${this.mount} transit)`,
+            { cause: err },
+          );
+        }
         if (!(err instanceof VaultRefusal) || err.status !== 403) throw err;
         // An expired or revoked token also answers 403: one retry with a fresh token.
         if (attempt === 0 && (await this.login.afterDenial(token))) continue;
@@ -159,6 +166,14 @@ export class VaultTransitBackend implements KeyBackend {
       }
     }
   }
+}
+
+/**
+ * A 404 that no Transit key answers: the path has no engine behind it. A missing key on a
+ * mounted engine is a 404 with an empty error list (readKey treats it as "not created yet").
+ */
+function isUnmounted(err: VaultRefusal): boolean {
+  return err.status === 404 && err.errors.some((entry) => /no handler for route/i.test(entry));
 }
 
 export interface TransitOptions {
@@ -207,10 +222,10 @@ export function transitKeyName(uri: string): string {
   return match[1]!;
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
   const backend = openTransit({ uri, alg, vault: config.vault, env: process.env, logger });
   const keys = await backend.listKeys();
-  if (keys.every((key) => !key.enabled)) {
+  if (makeFirstKey !== false && keys.every((key) => !key.enabled)) {
     const key = await backend.createKey();
     logger.info(
       { mount: backend.mount, ref: key.ref, type: backend.keyType },

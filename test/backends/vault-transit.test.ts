@@ -192,6 +192,16 @@ describe('vault-transit backend', () => {
     expect(toPublicJwk(key.publicKey, 'ES256').kty).toBe('EC');
   });
 
+  it('asks whether the Transit engine is mounted when nothing answers at the mount', async () => {
+    const backend = open('ES256', { vault: { mount: 'not-mounted' } });
+    for (const attempt of [() => backend.listKeys(), () => backend.createKey()]) {
+      const error = await attempt().catch((err) => err);
+      expect(isWfidError(error, 'ERR_BACKEND')).toBe(true);
+      expect(error.message).toContain('is the Transit engine mounted at not-mounted?');
+      expect(error.message).not.toContain(bao.rootToken);
+    }
+  });
+
   it('explains a missing token and a malformed key URI as ERR_CONFIG', async () => {
     const error = await open('ES256', { env: { BAO_ADDR: bao.address } })
       .listKeys()
