@@ -45,13 +45,17 @@ export class AwsKmsBackend implements KeyBackend {
     }
   }
 
-  /** Checks the URI's key at start-up: it must exist, be enabled and fit the alg. */
-  async open(): Promise<void> {
+  /**
+   * Checks the URI's key at start-up: it must exist, be enabled and fit the alg. With
+   * `aws_kms.create_key` and `makeFirstKey` (the server, not the CLI) a missing key is made.
+   */
+  async open(makeFirstKey = true): Promise<void> {
+    const create = this.config.create_key && makeFirstKey;
     let metadata: KeyMetadata | undefined;
     try {
       metadata = await this.api.describeKey(this.uri.keyId);
     } catch (err) {
-      if (!(isWfidError(err, 'ERR_KEY_NOT_FOUND') && this.config.create_key)) throw err;
+      if (!(isWfidError(err, 'ERR_KEY_NOT_FOUND') && create)) throw err;
     }
     if (metadata) {
       assertKeyFitsAlg(metadata, this.alg);
@@ -63,7 +67,7 @@ export class AwsKmsBackend implements KeyBackend {
       }
     }
     const keys = await this.listKeys();
-    if (this.config.create_key && !keys.some((key) => key.enabled)) await this.makeKey();
+    if (create && !keys.some((key) => key.enabled)) await this.makeKey();
   }
 
   async listKeys(): Promise<BackendKey[]> {
@@ -168,7 +172,7 @@ export class AwsKmsBackend implements KeyBackend {
   }
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
   const parsed = parseAwsKmsUri(uri);
   const section = config.aws_kms;
   const sdk = await importSdk<KmsSdk>('aws-kms', '@aws-sdk/client-kms');
@@ -185,7 +189,7 @@ export const createBackend: BackendFactory = async ({ uri, alg, config, logger }
   });
   const backend = new AwsKmsBackend(api, parsed, alg, section, logger);
   try {
-    await backend.open();
+    await backend.open(makeFirstKey !== false);
   } catch (err) {
     api.destroy();
     throw err;

@@ -153,9 +153,9 @@ export function keyDirectory(uri: string): string {
   return path;
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, logger }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, logger, makeFirstKey }) => {
   const backend = new FileBackend(keyDirectory(uri), alg);
-  if ((await backend.listKeys()).every((key) => !key.enabled)) {
+  if (makeFirstKey !== false && (await backend.listKeys()).every((key) => !key.enabled)) {
     const key = await backend.createKey();
     logger.info({ dir: backend.dir, ref: key.ref, alg }, 'created a signing key file');
   }

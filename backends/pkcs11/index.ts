@@ -280,7 +280,7 @@ function signatureLength(key: BackendKey): number {
   return Math.ceil((key.publicKey.asymmetricKeyDetails?.modulusLength ?? 4096) / 8);
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
   const parsed = parsePkcs11Uri(uri);
   const settings = config.pkcs11;
   const modulePath = parsed.modulePath ?? settings.module_path;
@@ -313,7 +313,7 @@ export const createBackend: BackendFactory = async ({ uri, alg, config, logger }
   });
   try {
     await pool.open();
-    if (!(await backend.listKeys()).some((key) => key.enabled)) {
+    if (makeFirstKey !== false && !(await backend.listKeys()).some((key) => key.enabled)) {
       if (!backend.createKey) {
         throw new WfidError(
           'ERR_CONFIG',

@@ -45,4 +45,9 @@ export interface BackendOptions {
   /** The whole validated config, for backend sections (`aws_kms`, `vault`, …). */
   config: import('../config/schema.js').Config;
   logger: import('pino').Logger;
+  /**
+   * Whether opening may make the first key when the backend holds no usable one (default true:
+   * `wfid serve`). The CLI passes false: inspecting or managing keys never creates one by surprise.
+   */
+  makeFirstKey?: boolean;
 }

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,6 +57,69 @@ describe('wfid CLI', () => {
       dir,
     );
     expect(keys.code).toBe(0);
+  });
+
+  it('keys list and jwks in a shell without the server settings make no key and say what they describe', async () => {
+    const elsewhere = join(dir, 'second-shell');
+    await mkdir(elsewhere);
+    const listed = await wfid(['keys', 'list', '--json'], {}, elsewhere);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+    expect(listed.stderr).toContain('keys of file://./data/keys');
+    expect(listed.stderr).toContain('issuer http://127.0.0.1:8080');
+    expect(listed.stderr).toContain('no key versions');
+    // Opening the default SQLite store makes ./data/wfid.db; no key directory, no key.
+    await expect(readdir(join(elsewhere, 'data'))).resolves.not.toContain('keys');
+    // jwks prints what the running issuer publishes, and says which issuer that is.
+    const published = await wfid(['jwks', '--url', issuer.url], {}, elsewhere);
+    expect(published.stderr).toContain(`${issuer.url}/.well-known/jwks.json`);
+    expect(JSON.parse(published.stdout)).toEqual(
+      await (await issuer.fetch('/.well-known/jwks.json')).json(),
+    );
+    await expect(readdir(join(elsewhere, 'data'))).resolves.not.toContain('keys');
+  });
+
+  it('keys rotate says when the running issuer publishes the new version; activate says why it cannot yet', async () => {
+    const rotated = await wfid(['keys', 'rotate'], env, dir);
+    expect(rotated.code).toBe(0);
+    const created = JSON.parse(rotated.stdout) as Record<string, unknown>;
+    // The running issuer holds the rotation lease: it records the version at its next listing.
+    expect(created).toMatchObject({ state: 'unrecorded', published_within_s: 60 });
+    expect(String(created.next)).toContain('keys.refresh');
+    const early = await wfid(['keys', 'activate', String(created.kid), '--force'], env, dir);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain('has not recorded it yet');
+    expect(early.stderr).toContain('ERR_KEY_NOT_FOUND');
+  });
+
+  it('labels an issuer answer by its error: 401 unauthorized is not a bad request', async () => {
+    const refused = await wfid(
+      ['execution', 'start', '--execution-id', 'x', '--workflow-id', 'w'],
+      { ...env, WFID_ENGINE_TOKEN: 'not-the-engine-token-of-this-issuer-0123456789' },
+      dir,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('401 unauthorized');
+    expect(refused.stderr).toContain('[ERR_UNAUTHORIZED]');
+    // A 503 (an issuer whose backend is away) is the issuer being unavailable, with its Retry-After.
+    const unavailable = createServer((_request, response) => {
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
+      response.end('{"error":"temporarily_unavailable","error_description":"key backend away"}');
+    });
+    await new Promise<void>((done) => unavailable.listen(0, '127.0.0.1', done));
+    const { port } = unavailable.address() as AddressInfo;
+    const answered = await wfid(
+      ['execution', 'start', '--execution-id', 'x', '--workflow-id', 'w'],
+      { ...env, WFID_ISSUER: `http://127.0.0.1:${port}` },
+      dir,
+    );
+    unavailable.close();
+    expect(answered.code).toBe(1);
+    expect(answered.stderr).toContain(
+      '503 temporarily_unavailable: key backend away (retry after 5 s)',
+    );
+    expect(answered.stderr).toContain('[ERR_BACKEND_UNAVAILABLE]');
+    expect(answered.stderr).not.toContain('ERR_INVALID_REQUEST');
   });
 
   it('execution start/end and token decode talk to the running server', async () => {

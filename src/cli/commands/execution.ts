@@ -1,12 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { WfidError } from '../../errors.js';
-import { configOf, print } from '../common.js';
-
-interface ServerOptions {
-  url?: string;
-}
+import { type ErrorCode, WfidError } from '../../errors.js';
+import { configOf, issuerUrl, print } from '../common.js';
 
 /** The engine token: WFID_ENGINE_TOKEN, else the one the server generated in its data dir. */
 async function engineToken(command: Command): Promise<string> {
@@ -22,14 +18,30 @@ async function engineToken(command: Command): Promise<string> {
   }
 }
 
+/**
+ * The code the CLI labels an issuer's error answer with, from its OAuth-style `error` (the
+ * inverse of the table in errors.ts, where several codes share one answer): a 503 is the issuer
+ * being unavailable, not a bad request.
+ */
+const CODE_OF_ANSWER: Record<string, ErrorCode> = {
+  invalid_request: 'ERR_INVALID_REQUEST',
+  invalid_token: 'ERR_INVALID_TOKEN',
+  unauthorized: 'ERR_UNAUTHORIZED',
+  access_denied: 'ERR_FORBIDDEN',
+  not_found: 'ERR_NOT_FOUND',
+  conflict: 'ERR_CONFLICT',
+  execution_ended: 'ERR_EXECUTION_ENDED',
+  rate_limited: 'ERR_RATE_LIMITED',
+  temporarily_unavailable: 'ERR_BACKEND_UNAVAILABLE',
+};
+
 async function call(
   command: Command,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  const options = command.optsWithGlobals<ServerOptions>();
-  const base = (options.url ?? configOf(command).issuer).replace(/\/$/, '');
+  const base = issuerUrl(command);
   const response = await fetch(`${base}${path}`, {
     method,
     headers: {
@@ -45,9 +57,11 @@ async function call(
   });
   const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) {
+    const error = typeof answer.error === 'string' ? answer.error : 'server_error';
+    const retryAfter = response.headers.get('retry-after');
     throw new WfidError(
-      'ERR_INVALID_REQUEST',
-      `${response.status} ${answer.error ?? ''}: ${answer.error_description ?? ''}`,
+      CODE_OF_ANSWER[error] ?? 'ERR_BACKEND',
+      `the issuer at ${base} answered ${response.status} ${error}: ${String(answer.error_description ?? '')}${retryAfter ? ` (retry after ${retryAfter} s)` : ''}`,
     );
   }
   return answer;

@@ -10,7 +10,7 @@ import { activateKey, retireKey } from '../../keys/operations.js';
 import { KeyRing } from '../../keys/ring.js';
 import type { RotationPolicy } from '../../keys/rotation.js';
 import { scheduleOf } from '../../keys/rotation-plan.js';
-import { cliLogger, configOf, print } from '../common.js';
+import { cliLogger, configOf, issuerUrl, print, withoutSecrets } from '../common.js';
 
 interface Opened {
   config: Config;
@@ -20,11 +20,18 @@ interface Opened {
   close(): Promise<void>;
 }
 
-/** The backend, store and key states as the server sees them (the server may be running). */
+/**
+ * The backend, store and key states as the server sees them (the server may be running). The
+ * CLI never makes a first key: a shell without the server's settings would otherwise make one in
+ * the default backend and describe keys no issuer publishes. Stderr says what is described.
+ */
 async function open(command: Command): Promise<Opened> {
   const config = configOf(command);
+  process.stderr.write(
+    `wfid: keys of ${withoutSecrets(config.keys.uri)} (store ${withoutSecrets(config.store)}, issuer ${config.issuer})\n`,
+  );
   const store = await openStore(config.store);
-  const backend = await openBackend(config, cliLogger);
+  const backend = await openBackend(config, cliLogger, { makeFirstKey: false });
   const policy = rotationPolicy(config, store, backend, cliLogger);
   const ring = new KeyRing(backend, { logger: cliLogger, policy });
   await ring.refresh();
@@ -83,6 +90,11 @@ export function keysCommands(program: Command): void {
         };
       });
       await close();
+      if (rows.length === 0) {
+        process.stderr.write(
+          `wfid: no key versions in ${withoutSecrets(config.keys.uri)}; \`wfid serve\` makes the first one (the CLI never does)\n`,
+        );
+      }
       if (options.json) return print(rows);
       const header = ['KID', 'STATE', 'ALG', 'CREATED', 'ACTIVATES AT', 'RETIRES AT', 'REF'];
       const lines = rows.map((row) => [
@@ -113,10 +125,10 @@ export function keysCommands(program: Command): void {
     .command('rotate')
     .alias('create')
     .description(
-      'prepare a new key version now; it is published at once and signs after rotation.prepublish',
+      'prepare a new key version now; a running issuer publishes it at its next key refresh (keys.refresh) and it signs rotation.prepublish later',
     )
     .action(async (_options, command: Command) => {
-      const { config, ring, close } = await open(command);
+      const { config, ring, policy, close } = await open(command);
       if (!ring.backend.createKey) {
         await close();
         throw new WfidError(
@@ -127,13 +139,23 @@ export function keysCommands(program: Command): void {
       const created = await ring.backend.createKey();
       await ring.refresh();
       const key = ring.allKeys().find((item) => item.backendKey.ref === created.ref);
+      // Recorded here only when no issuer holds the rotation lease (none is running); a running
+      // issuer records and publishes the version when it next lists the backend.
+      const state = (key && policy.records.get(key.kid)?.state) ?? 'unrecorded';
       await close();
+      const refreshS = config.keys.refresh / 1000;
+      const prepublishS = config.rotation.prepublish / 1000;
       print({
         kid: key?.kid,
         ref: created.ref,
         alg: created.alg,
-        state: 'pending',
-        activates_after_s: config.rotation.prepublish / 1000,
+        state,
+        published_within_s: state === 'unrecorded' ? refreshS : 0,
+        activates_after_s: prepublishS,
+        next:
+          state === 'unrecorded'
+            ? `the running issuer publishes it within ${refreshS} s (keys.refresh) and lists it as pending; it signs ${prepublishS} s after that (rotation.prepublish)`
+            : `recorded as ${state}: an issuer publishes it as soon as it serves; it signs ${prepublishS} s after publication (rotation.prepublish)`,
       });
     });
 
@@ -142,8 +164,14 @@ export function keysCommands(program: Command): void {
     .description('make a pending key the signing key now')
     .option('--force', 'even before it has been published for rotation.prepublish')
     .action(async (kid: string, options: { force?: boolean }, command: Command) => {
-      const { config, store, close } = await open(command);
+      const { config, store, ring, policy, close } = await open(command);
       try {
+        if (ring.allKeys().some((key) => key.kid === kid) && !policy.records.has(kid)) {
+          throw new WfidError(
+            'ERR_KEY_NOT_FOUND',
+            `key ${kid} is in the backend but the running issuer has not recorded it yet; it does at its next key refresh, within ${config.keys.refresh / 1000} s (keys.refresh): try again then`,
+          );
+        }
         print(
           await activateKey(store.keyStates, kid, {
             prepublishMs: config.rotation.prepublish,
@@ -175,10 +203,20 @@ export function keysCommands(program: Command): void {
 
   program
     .command('jwks')
-    .description('print the JWKS the issuer publishes')
+    .description('print the JWKS the running issuer publishes (GET <issuer>/.well-known/jwks.json)')
+    .option('--url <url>', 'issuer base URL (default: issuer from config)')
     .action(async (_options, command: Command) => {
-      const { ring, close } = await open(command);
-      print(JSON.parse(ring.jwks().body));
-      await close();
+      const url = `${issuerUrl(command)}/.well-known/jwks.json`;
+      process.stderr.write(`wfid: the JWKS published at ${url}\n`);
+      const response = await fetch(url).catch((err: Error) => {
+        throw new WfidError(
+          'ERR_BACKEND_UNAVAILABLE',
+          `cannot reach the issuer at ${url}: ${err.message} (wfid jwks shows what a running issuer publishes)`,
+        );
+      });
+      if (!response.ok) {
+        throw new WfidError('ERR_BACKEND', `the issuer at ${url} answered ${response.status}`);
+      }
+      print(await response.json());
     });
 }
