@@ -4,7 +4,8 @@
  * (PKI), with no secret stored in the workflow. The issuer itself signs with OpenBao Transit.
  * The setup mirrors docs/recipes/openbao-exchange.md.
  */
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenBao, OpenBaoError, startOpenBao } from '../peers/openbao.js';
 import { type RunningIssuer, startIssuer } from './harness.js';
@@ -67,15 +68,24 @@ beforeAll(async () => {
     },
   );
   caPem = root.data.certificate;
+  // The recipe's role: exactly the templated name, nothing OpenBao would allow by default.
   await bao.api('POST', 'pki/roles/workflow', {
     allowed_domains: [workflowName],
     allowed_domains_template: true,
     allow_bare_domains: true,
+    allow_subdomains: false,
+    allow_glob_domains: false,
+    allow_wildcard_certificates: false,
+    allow_localhost: false,
+    allow_ip_sans: false,
+    allow_any_name: false,
+    enforce_hostnames: true,
+    cn_validations: ['hostname'],
     allowed_uri_sans: [`${TRUST_DOMAIN}/${workflowName}`],
     allowed_uri_sans_template: true,
-    enforce_hostnames: false,
     server_flag: false,
     client_flag: true,
+    key_usage: ['DigitalSignature'],
     key_type: 'ec',
     key_bits: 256,
     ttl: '5m',
@@ -93,8 +103,8 @@ beforeAll(async () => {
     token_policies: ['workflow-pki'],
     token_ttl: '5m',
     token_max_ttl: '10m',
-    // OpenBao's default leeways (150 s on exp, 60 s skew) would hide the expiry test below.
-    expiration_leeway: 1,
+    // OpenBao accepts a JWT until exp + clock_skew_leeway (60 s unless set; expiration_leeway
+    // does not count for JWT roles, see the leeway test below): 1 s keeps the expiry test short.
     clock_skew_leeway: 1,
   });
 }, 120_000);
@@ -146,13 +156,30 @@ describe('workflow token -> OpenBao JWT login -> X.509 certificate', () => {
     expect(lifetimeMs).toBeLessThanOrEqual(5 * 60_000 + 1000);
   });
 
-  it('the certificate can only name the workflow that logged in', async () => {
+  it.each([
+    ['another workflow', { common_name: 'wf-payroll' }],
+    ['localhost', { common_name: 'localhost' }],
+    ['localhost as a SAN', { common_name: 'wf-billing', alt_names: 'localhost' }],
+    ['an IP SAN', { common_name: 'wf-billing', ip_sans: '10.0.0.1' }],
+    ['a wildcard', { common_name: '*.wf-billing' }],
+    ['a subdomain of its name', { common_name: 'x.wf-billing' }],
+    ['an e-mail address at its name', { common_name: 'ops@wf-billing' }],
+    [
+      "another workflow's URI SAN",
+      { common_name: 'wf-billing', uri_sans: `${TRUST_DOMAIN}/wf-payroll` },
+    ],
+    [
+      'an other-name SAN',
+      { common_name: 'wf-billing', other_sans: '1.3.6.1.4.1.311.20.2.3;utf8:a@b' },
+    ],
+  ])('a logged-in workflow cannot get a certificate for %s', async (_what, request) => {
     const vaultToken = await login((await tokenFor('wf-billing')).jwt);
     const error = await bao
-      .api('POST', 'pki/issue/workflow', { common_name: 'wf-payroll', ttl: '5m' }, vaultToken)
+      .api('POST', 'pki/issue/workflow', { ...request, ttl: '5m' }, vaultToken)
       .catch((err) => err);
     expect(error).toBeInstanceOf(OpenBaoError);
     expect((error as OpenBaoError).status).toBe(400);
+    expect((error as OpenBaoError).body).toMatch(/not allowed|not valid/);
   });
 
   it('refuses the token of another workflow (bound_claims)', async () => {
@@ -189,5 +216,60 @@ describe('workflow token -> OpenBao JWT login -> X.509 certificate', () => {
       body: new URLSearchParams({ token: jwt }).toString(),
     });
     expect(await response.json()).toEqual({ active: false });
+  });
+});
+
+/**
+ * What docs/recipes/openbao-exchange.md says about leeways, measured against this OpenBao: tokens
+ * signed here with exp in the past (10 s margins, no waiting) on a JWT mount that trusts our key.
+ */
+describe("OpenBao's leeway on exp for JWT roles", () => {
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+  beforeAll(async () => {
+    await bao.api('POST', 'sys/auth/leeway', { type: 'jwt' });
+    await bao.api('POST', 'auth/leeway/config', {
+      jwt_validation_pubkeys: [key.publicKey.export({ format: 'pem', type: 'spki' })],
+      bound_issuer: 'https://leeway.test',
+    });
+  });
+
+  async function acceptedAfterExp(secondsPastExp: number, role: Record<string, unknown>) {
+    await bao.api('POST', 'auth/leeway/role/probe', {
+      role_type: 'jwt',
+      user_claim: 'sub',
+      bound_audiences: [AUDIENCE],
+      ...role,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('https://leeway.test')
+      .setSubject('probe')
+      .setAudience(AUDIENCE)
+      .setIssuedAt(now - 600)
+      .setExpirationTime(now - secondsPastExp)
+      .sign(key.privateKey);
+    return bao
+      .api('POST', 'auth/leeway/login', { role: 'probe', jwt }, '')
+      .then(() => true)
+      .catch((err) => {
+        if (!(err instanceof OpenBaoError) || !/token is expired/.test(err.body)) throw err;
+        return false;
+      });
+  }
+
+  it('is clock_skew_leeway, 60 s when unset', async () => {
+    expect(await acceptedAfterExp(50, {})).toBe(true);
+    expect(await acceptedAfterExp(70, {})).toBe(false);
+    expect(await acceptedAfterExp(70, { clock_skew_leeway: 300 })).toBe(true);
+    expect(await acceptedAfterExp(10, { clock_skew_leeway: 5 })).toBe(false);
+  });
+
+  it('expiration_leeway does not extend it (150 s is not the default, and a set value is ignored)', async () => {
+    expect(await acceptedAfterExp(70, { expiration_leeway: 300 })).toBe(false);
+    expect(await acceptedAfterExp(10, { expiration_leeway: 300, clock_skew_leeway: 5 })).toBe(
+      false,
+    );
   });
 });
