@@ -1,0 +1,67 @@
+/**
+ * The guides, run from their Markdown (test/docs/runner.ts): the README's five minutes, each
+ * backend guide that can run here, and the OpenBao exchange recipe. Each test starts the peers
+ * its guide names and gives their addresses, a free port and a temp data directory as
+ * environment; everything else is the guide's own commands, in order, in one bash session.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, runGuide } from './runner.js';
+
+const GUIDE_TIMEOUT_MS = 240_000;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(() => {
+  // Guides run the built CLI (`npm start`, `npm run wfid`), as a reader would after `npm ci`.
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}, 120_000);
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function scratch(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-docs-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Runs a guide and fails with where it broke and what it printed. */
+async function expectGuideRuns(file: string, env: Record<string, string>, dir: string) {
+  const run = await runGuide(file, { env, dir, timeoutMs: GUIDE_TIMEOUT_MS });
+  if (run.code !== 0) {
+    const where = run.failedAt ?? 'an unknown line (timed out or killed)';
+    throw new Error(`${file} failed at ${where} (exit ${run.code}):\n${run.output.slice(-6000)}`);
+  }
+  return run;
+}
+
+/** The issuer's own environment every guide that starts one needs: a data dir and a port. */
+async function issuerEnv(dir: string): Promise<Record<string, string>> {
+  return { WFID_DATA_DIR: join(dir, 'data'), WFID_PORT: String(await freePort()) };
+}
+
+describe('guides run as written', () => {
+  it(
+    'README: five minutes',
+    async () => {
+      const dir = await scratch();
+      const run = await expectGuideRuns('README.md', await issuerEnv(dir), dir);
+      expect(run.output).toContain('"valid": true');
+    },
+    GUIDE_TIMEOUT_MS,
+  );
+});
