@@ -7,8 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findBao, startOpenBao } from '../peers/openbao.js';
 import { ROOT, runGuide } from './runner.js';
 
 const GUIDE_TIMEOUT_MS = 240_000;
@@ -64,4 +65,28 @@ describe('guides run as written', () => {
     },
     GUIDE_TIMEOUT_MS,
   );
+
+  it(
+    'Transit backend: step by step on OpenBao',
+    async () => {
+      const dir = await scratch();
+      const bao = await startOpenBao();
+      cleanups.push(() => bao.close());
+      await expectGuideRuns(
+        'docs/backends/vault-transit.md',
+        { ...(await issuerEnv(dir)), ...baoEnv(bao) },
+        dir,
+      );
+    },
+    GUIDE_TIMEOUT_MS,
+  );
 });
+
+/** The `bao` CLI on PATH, and the server the guide talks to with a token that may set it up. */
+function baoEnv(bao: { address: string; rootToken: string }): Record<string, string> {
+  return {
+    PATH: `${dirname(findBao())}:${process.env.PATH ?? ''}`,
+    BAO_ADDR: bao.address,
+    BAO_TOKEN: bao.rootToken,
+  };
+}
