@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startIssuer } from '../e2e/harness.js';
 import { findBao, startOpenBao } from '../peers/openbao.js';
 import { ROOT, runGuide } from './runner.js';
 
@@ -77,6 +78,30 @@ describe('guides run as written', () => {
         { ...(await issuerEnv(dir)), ...baoEnv(bao) },
         dir,
       );
+    },
+    GUIDE_TIMEOUT_MS,
+  );
+
+  it(
+    'OpenBao exchange recipe: JWT login, a certificate that names only the workflow',
+    async () => {
+      const dir = await scratch();
+      const bao = await startOpenBao();
+      cleanups.push(() => bao.close());
+      const issuer = await startIssuer();
+      cleanups.push(() => issuer.stop());
+      const run = await expectGuideRuns(
+        'docs/recipes/openbao-exchange.md',
+        {
+          ...baoEnv(bao),
+          ISSUER: issuer.url,
+          WFID_ENGINE_TOKEN: issuer.engineToken,
+          WFID_DATA_DIR: join(dir, 'data'),
+        },
+        dir,
+      );
+      expect(run.output).toContain('subject=CN = wf-billing');
+      expect(run.output).toContain('URI:spiffe://example.org/workflow/wf-billing');
     },
     GUIDE_TIMEOUT_MS,
   );
