@@ -8,8 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ListAliasesCommand } from '@aws-sdk/client-kms';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIssuer } from '../e2e/harness.js';
+import { startLocalStack } from '../peers/localstack.js';
 import { findBao, startOpenBao } from '../peers/openbao.js';
 import { ROOT, runGuide } from './runner.js';
 
@@ -102,6 +104,24 @@ describe('guides run as written', () => {
       );
       expect(run.output).toContain('subject=CN = wf-billing');
       expect(run.output).toContain('URI:spiffe://example.org/workflow/wf-billing');
+    },
+    GUIDE_TIMEOUT_MS,
+  );
+
+  it(
+    'AWS KMS backend: the issuer on LocalStack',
+    async () => {
+      const dir = await scratch();
+      const localstack = await startLocalStack();
+      cleanups.push(() => localstack.close());
+      await expectGuideRuns(
+        'docs/backends/aws-kms.md',
+        { ...(await issuerEnv(dir)), LOCALSTACK: `127.0.0.1:${localstack.port}` },
+        dir,
+      );
+      // The key the guide's issuer made is in this LocalStack, behind the guide's alias.
+      const { Aliases } = await localstack.kms.send(new ListAliasesCommand({}));
+      expect(Aliases?.find((alias) => alias.AliasName === 'alias/wfid')?.TargetKeyId).toBeTruthy();
     },
     GUIDE_TIMEOUT_MS,
   );
