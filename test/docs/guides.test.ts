@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIssuer } from '../e2e/harness.js';
 import { startLocalStack } from '../peers/localstack.js';
 import { findBao, startOpenBao } from '../peers/openbao.js';
+import { startSoftHsm } from '../peers/softhsm.js';
 import { ROOT, runGuide } from './runner.js';
 
 const GUIDE_TIMEOUT_MS = 240_000;
@@ -122,6 +123,26 @@ describe('guides run as written', () => {
       // The key the guide's issuer made is in this LocalStack, behind the guide's alias.
       const { Aliases } = await localstack.kms.send(new ListAliasesCommand({}));
       expect(Aliases?.find((alias) => alias.AliasName === 'alias/wfid')?.TargetKeyId).toBeTruthy();
+    },
+    GUIDE_TIMEOUT_MS,
+  );
+
+  it(
+    'PKCS#11 backend: HSM setup on SoftHSM2',
+    async () => {
+      const dir = await scratch();
+      const hsm = await startSoftHsm([]);
+      cleanups.push(() => rm(hsm.dir, { recursive: true, force: true }));
+      await expectGuideRuns(
+        'docs/backends/pkcs11.md',
+        {
+          ...(await issuerEnv(dir)),
+          ...hsm.env,
+          MODULE: hsm.module,
+          PIN_FILE: join(dir, 'secrets/hsm-pin'),
+        },
+        dir,
+      );
     },
     GUIDE_TIMEOUT_MS,
   );
