@@ -5,7 +5,7 @@
  * environment; everything else is the guide's own commands, in order, in one bash session.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ListAliasesCommand } from '@aws-sdk/client-kms';
@@ -16,7 +16,7 @@ import { findBao, startOpenBao } from '../peers/openbao.js';
 import { startSoftHsm } from '../peers/softhsm.js';
 import { ROOT, runGuide } from './runner.js';
 
-const GUIDE_TIMEOUT_MS = 240_000;
+const GUIDE_TIMEOUT_MS = 180_000;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(() => {
@@ -46,10 +46,14 @@ async function freePort(): Promise<number> {
 
 /** Runs a guide and fails with where it broke and what it printed. */
 async function expectGuideRuns(file: string, env: Record<string, string>, dir: string) {
-  const run = await runGuide(file, { env, dir, timeoutMs: GUIDE_TIMEOUT_MS });
+  const run = await runGuide(file, { env, dir, timeoutMs: GUIDE_TIMEOUT_MS - 10_000 });
   if (run.code !== 0) {
     const where = run.failedAt ?? 'an unknown line (timed out or killed)';
-    throw new Error(`${file} failed at ${where} (exit ${run.code}):\n${run.output.slice(-6000)}`);
+    // The guides log the issuer they start into its data directory.
+    const log = await readFile(join(dir, 'data/issuer.log'), 'utf8').catch(() => '(none)');
+    throw new Error(
+      `${file} failed at ${where} (exit ${run.code}):\n${run.output.slice(-6000)}\n--- issuer.log:\n${log.slice(-3000)}`,
+    );
   }
   return run;
 }

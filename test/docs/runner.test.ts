@@ -21,7 +21,7 @@ echo "not runnable: shown only"
 test "$GREETING" = hello
 sleep 600 & echo "background $!"
 echo "$STEP"
-false
+false | cat
 echo "never printed"
 \`\`\`
 `;
@@ -41,13 +41,13 @@ describe('docs runner', () => {
       { line: 10, code: 'GREETING="${GREETING:-hello}"\necho "$GREETING from the guide"' },
       {
         line: 15,
-        code: 'test "$GREETING" = hello\nsleep 600 & echo "background $!"\necho "$STEP"\nfalse\necho "never printed"',
+        code: 'test "$GREETING" = hello\nsleep 600 & echo "background $!"\necho "$STEP"\nfalse | cat\necho "never printed"',
       },
     ]);
     expect(() => runnableBlocks('```sh runnable\necho open')).toThrow(/unclosed/);
   });
 
-  it('runs the blocks in one session with the given environment and names the failing line', async () => {
+  it('runs the blocks in one session with the given environment and names the failing line (pipes included)', async () => {
     const file = join(dir, 'guide.md');
     await writeFile(file, GUIDE);
     const run = await runGuide(file, { env: { STEP: 'from the test' }, dir, timeoutMs: 30_000 });
@@ -59,5 +59,15 @@ describe('docs runner', () => {
     // What the guide left running in the background was ended with its session.
     const background = Number(/background (\d+)/.exec(run.output)![1]);
     expect(() => process.kill(background, 0)).toThrow();
+  });
+});
+
+describe('docs runner: an unbound variable', () => {
+  it('fails the guide and names the line', async () => {
+    const file = join(dir, 'unbound.md');
+    await writeFile(file, '```sh runnable\necho start\necho "$NOT_SET_BY_ANYONE"\n```\n');
+    const run = await runGuide(file, { env: {}, dir, timeoutMs: 30_000 });
+    expect(run.code).not.toBe(0);
+    expect(run.failedAt).toBe(`${file}:3`);
   });
 });

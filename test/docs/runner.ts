@@ -1,7 +1,7 @@
 /**
  * Runs a guide from its Markdown: every fenced block whose info string is `sh runnable` (or
  * `bash runnable`), in order, as one bash script, so the commands a reader copies are the ones
- * that run. The runner adds only a prelude: `set -eu`, a trap that names the failing command,
+ * that run. The runner adds only a prelude: `set -euo pipefail`, a trap naming the failing command,
  * and the environment the test gives (PATH, ports, temp dirs, the peers' addresses), which each
  * guide reads through variables with defaults. A guide that drifts from the product fails.
  *
@@ -64,7 +64,8 @@ export async function runGuide(
 
   const prelude = [
     ...Object.entries(options.env).map(([name, value]) => `export ${name}=${quote(value)}`),
-    'set -eu',
+    // pipefail: `curl -sf … | jq -e …` must fail when curl does (jq -e passes on empty input).
+    'set -euo pipefail',
     `trap 'echo "docs runner: \\"$BASH_COMMAND\\" failed (exit $?) at script line $LINENO" >&2' ERR`,
   ];
   // Script line → Markdown line, to name the failing command in the guide.
@@ -95,7 +96,10 @@ export async function runGuide(
   clearTimeout(timer);
   await endGroup(child.pid!);
 
-  const failedLine = /docs runner: .* at script line (\d+)/.exec(output)?.[1];
+  // The trap's line, or bash's own for an unbound variable (set -u exits without the trap).
+  const failedLine =
+    /docs runner: .* at script line (\d+)/.exec(output)?.[1] ??
+    /guide\.sh: line (\d+): /.exec(output)?.[1];
   const mdLine = failedLine ? origin.get(Number(failedLine)) : undefined;
   return {
     code,
