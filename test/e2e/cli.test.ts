@@ -70,6 +70,17 @@ describe('wfid CLI', () => {
     expect(listed.stderr).toContain('no key versions');
     // Opening the default SQLite store makes ./data/wfid.db; no key directory, no key.
     await expect(readdir(join(elsewhere, 'data'))).resolves.not.toContain('keys');
+    // Next to the issuer's store but with another key URI: refused before anything is written.
+    const otherBackend = await wfid(
+      ['keys', 'list'],
+      { WFID_DATA_DIR: dir, WFID_KEYS: `file://${join(elsewhere, 'keys')}` },
+      elsewhere,
+    );
+    expect(otherBackend.code).toBe(1);
+    expect(otherBackend.stderr).toContain('holds none of them');
+    expect(otherBackend.stderr).toContain('[ERR_CONFIG]');
+    const states = JSON.parse((await wfid(['keys', 'list', '--json'], env, dir)).stdout);
+    expect(states.some((row: { state: string }) => row.state === 'active')).toBe(true);
     // jwks prints what the running issuer publishes, and says which issuer that is.
     const published = await wfid(['jwks', '--url', issuer.url], {}, elsewhere);
     expect(published.stderr).toContain(`${issuer.url}/.well-known/jwks.json`);

@@ -5,6 +5,8 @@ import { WfidError } from '../../errors.js';
 import type { ExecutionStore } from '../../executions/store.js';
 import { openStore } from '../../executions/stores/open.js';
 import { rotationPolicy } from '../../issuer.js';
+import { toPublicJwk } from '../../jws/jwk.js';
+import type { KeyBackend } from '../../keys/backend.js';
 import { openBackend } from '../../keys/open.js';
 import { activateKey, retireKey } from '../../keys/operations.js';
 import { KeyRing } from '../../keys/ring.js';
@@ -31,7 +33,17 @@ async function open(command: Command): Promise<Opened> {
     `wfid: keys of ${withoutSecrets(config.keys.uri)} (store ${withoutSecrets(config.store)}, issuer ${config.issuer})\n`,
   );
   const store = await openStore(config.store);
-  const backend = await openBackend(config, cliLogger, { makeFirstKey: false });
+  const backend = await openBackend(config, cliLogger, { makeFirstKey: false }).catch(
+    async (err: unknown) => {
+      await store.close();
+      throw err;
+    },
+  );
+  await refuseAnotherBackend(config, store, backend).catch(async (err: unknown) => {
+    await backend.close?.();
+    await store.close();
+    throw err;
+  });
   const policy = rotationPolicy(config, store, backend, cliLogger);
   const ring = new KeyRing(backend, { logger: cliLogger, policy });
   await ring.refresh();
@@ -41,6 +53,30 @@ async function open(command: Command): Promise<Opened> {
     await store.close();
   };
   return { config, store, ring, policy, close };
+}
+
+/**
+ * Stops before anything is written when the store records published keys and the backend holds
+ * none of them: this shell names another backend than the issuer's (a missing WFID_KEYS, say).
+ * Going on would, with no issuer running to hold the lease, retire the issuer's keys as gone.
+ */
+async function refuseAnotherBackend(
+  config: Config,
+  store: ExecutionStore,
+  backend: KeyBackend,
+): Promise<void> {
+  const published = (await store.keyStates.listKeyStates()).filter(
+    (record) => record.state !== 'retired',
+  );
+  if (published.length === 0) return;
+  const held = new Set(
+    (await backend.listKeys()).map((key) => toPublicJwk(key.publicKey, key.alg).kid),
+  );
+  if (published.some((record) => held.has(record.kid))) return;
+  throw new WfidError(
+    'ERR_CONFIG',
+    `the store ${withoutSecrets(config.store)} records ${published.length} published key(s) (${published.map((record) => record.ref).join(', ')}), and ${withoutSecrets(config.keys.uri)} holds none of them: give this command the issuer's settings (keys.uri / WFID_KEYS). If the issuer itself moved to this backend, start it: it records the change. Nothing was changed`,
+  );
 }
 
 const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
