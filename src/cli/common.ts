@@ -18,13 +18,13 @@ export function print(value: unknown): void {
 }
 
 /**
- * A key or store URI as the CLI may print it: a password in the URL and a PKCS#11 `pin-value`
- * are masked, so saying which backend a command describes never shows a secret.
+ * A key or store URI as the CLI may print it: a password in the URL or its query and a PKCS#11
+ * `pin-value` are masked, so saying which backend a command describes never shows a secret.
  */
 export function withoutSecrets(uri: string): string {
   return uri
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@')
-    .replace(/([?&;]pin-value=)[^&;]*/gi, '$1***');
+    .replace(/([?&;](?:pin-value|password)=)[^&;]*/gi, '$1***');
 }
 
 /** The issuer base URL a CLI command talks to: --url, else `issuer` from config. */
