@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { WfidError } from '../errors.js';
 
 export function configOf(command: Command): Config {
   const { config } = command.optsWithGlobals<{ config?: string }>();
@@ -25,6 +26,31 @@ export function withoutSecrets(uri: string): string {
   return uri
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@')
     .replace(/([?&;](?:pin-value|password)=)[^&;]*/gi, '$1***');
+}
+
+/**
+ * The environment of an execution as shell code (`export NAME='value'`), for `eval "$(wfid
+ * execution start --env)"`. The names and values come over the network from whatever answers
+ * at the issuer URL, so they are never pasted in as they are: a name must be one of the
+ * issuer's `WORKFLOW_ID_*` variables (not PATH, LD_PRELOAD, PROMPT_COMMAND and the like, which
+ * run code too), and a value is single-quoted with its own quotes escaped, so the answer cannot
+ * run a command in the shell that evaluates it. Any other answer is refused, nothing printed.
+ */
+export function shellExports(env: unknown): string {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    throw new WfidError('ERR_BACKEND', 'the issuer answered no env object');
+  }
+  return Object.entries(env)
+    .map(([name, value]) => {
+      if (!/^WORKFLOW_ID_[A-Z0-9_]+$/.test(name) || typeof value !== 'string') {
+        throw new WfidError(
+          'ERR_BACKEND',
+          `the issuer answered an env member that is not a WORKFLOW_ID_* variable with a string value (${JSON.stringify(name.slice(0, 64))}); nothing printed`,
+        );
+      }
+      return `export ${name}='${value.replaceAll("'", `'\\''`)}'`;
+    })
+    .join('\n');
 }
 
 /** The issuer base URL a CLI command talks to: --url, else `issuer` from config. */

