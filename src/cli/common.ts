@@ -19,13 +19,19 @@ export function print(value: unknown): void {
 }
 
 /**
- * A key or store URI as the CLI may print it: a password in the URL or its query and a PKCS#11
- * `pin-value` are masked, so saying which backend a command describes never shows a secret.
+ * A key or store URI as the CLI may print it: a password in the URL or its query (`password`,
+ * PostgreSQL's `sslpassword`) and a PKCS#11 `pin-value` are masked, so saying which backend a
+ * command describes never shows a secret. The user info ends at the last `@` before the path,
+ * as URL parsers and the drivers read it, so a password holding an unescaped `@` (or a user
+ * name holding one) is masked whole.
  */
 export function withoutSecrets(uri: string): string {
   return uri
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@')
-    .replace(/([?&;](?:pin-value|password)=)[^&;]*/gi, '$1***');
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_match, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return colon === -1 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`;
+    })
+    .replace(/([?&;](?:[a-z0-9_.-]*password|pin-value)=)[^&;#]*/gi, '$1***');
 }
 
 /**

@@ -10,6 +10,13 @@ describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
       'postgres://db/wfid?user=wfid&password=s3cret&ssl=1',
       'postgres://db/wfid?user=wfid&password=***&ssl=1',
     ],
+    // An unescaped @ in the password: the drivers (pg, ioredis) and URL read up to the last @.
+    ['postgres://wfid:s3c@ret@db.internal/wfid', 'postgres://wfid:***@db.internal/wfid'],
+    ['rediss://default:s3c@r@et@redis.internal:6379', 'rediss://default:***@redis.internal:6379'],
+    [
+      'postgres://db/wfid?sslmode=verify-full&sslpassword=s3cret',
+      'postgres://db/wfid?sslmode=verify-full&sslpassword=***',
+    ],
     [
       'pkcs11:token=wfid;object=k?module-path=/lib/p.so&pin-value=1234',
       'pkcs11:token=wfid;object=k?module-path=/lib/p.so&pin-value=***',
