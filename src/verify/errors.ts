@@ -17,7 +17,10 @@ export type VerificationErrorCode =
   | 'ERR_JWT_MALFORMED'
   /** `alg` outside the allowlist, different from the JWK's `alg`, or unfit for the key type. */
   | 'ERR_JWS_ALG_NOT_ALLOWED'
-  /** No key with the token's `kid` in the issuer's JWKS, even after a refetch. */
+  /**
+   * No usable key with the token's `kid` in the issuer's JWKS, even after a refetch (a key with
+   * private or symmetric members, `use` other than `sig` or `key_ops` without `verify` is unusable).
+   */
   | 'ERR_JWKS_NO_MATCHING_KEY'
   | 'ERR_JWS_SIGNATURE_INVALID'
   | 'ERR_JWT_EXPIRED'

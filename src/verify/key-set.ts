@@ -28,6 +28,8 @@ export const JWKS_DEFAULT_AGE_S = 600;
 const FAILURE_BACKOFF_MS = 5_000;
 /** A JWKS is a handful of keys; importing thousands would be a cheap CPU attack. */
 const MAX_KEYS = 100;
+/** JWK members of private (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2) and symmetric (§6.4.1) keys. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 export interface KeySetSettings extends RequestSettings {
   algorithms: ReadonlySet<JwsAlg>;
@@ -133,8 +135,12 @@ export class IssuerKeySet {
     if (typeof jwk !== 'object' || jwk === null) return undefined;
     const { kid, kty, crv, x, y, n, e, alg, use, key_ops: ops } = jwk as Record<string, unknown>;
     if (typeof kid !== 'string' || kid === '') return undefined;
+    // A JWK with private or symmetric members has leaked (OIDC Discovery §3: the JWK Set MUST
+    // NOT hold them): anyone who read the JWKS can sign with it, so it verifies nothing.
+    if (PRIVATE_MEMBERS.some((name) => Object.hasOwn(jwk, name))) return undefined;
     if (use !== undefined && use !== 'sig') return undefined;
-    if (Array.isArray(ops) && !ops.includes('verify')) return undefined;
+    // RFC 7517 §4.3: key_ops is an array; anything else is a JWK we do not understand.
+    if (ops !== undefined && (!Array.isArray(ops) || !ops.includes('verify'))) return undefined;
     if (kty !== 'EC' && kty !== 'RSA' && kty !== 'OKP') return undefined;
     const fingerprint = JSON.stringify([kty, crv, x, y, n, e, alg]);
     const known = this.keys.get(kid);

@@ -189,6 +189,32 @@ describe('verifier: one token, one spelling, no unsupported headers', () => {
   });
 });
 
+describe('verifier: keys of the JWKS', () => {
+  it('verifies with no key that carries private or symmetric members, or key_ops other than verify', async () => {
+    const privateJwk = { ...issuerKey.privateKey.export({ format: 'jwk' }), kid: issuerJwk.kid };
+    const token = await sign();
+    const unusable: Record<string, unknown>[] = [
+      { ...privateJwk, alg: 'ES256', use: 'sig' },
+      { ...issuerJwk, k: 'c2VjcmV0' },
+      { ...issuerJwk, key_ops: 'sign' },
+      { ...issuerJwk, key_ops: ['sign'] },
+      { ...issuerJwk, use: 'enc' },
+    ];
+    for (const jwk of unusable) {
+      issuer.routes.set('GET /.well-known/jwks.json', json({ keys: [jwk] }));
+      expect(await codeOf(token), JSON.stringify(Object.keys(jwk))).toBe(
+        'ERR_JWKS_NO_MATCHING_KEY',
+      );
+    }
+    // The same public key, published as it should be, verifies the same token.
+    issuer.routes.set(
+      'GET /.well-known/jwks.json',
+      json({ keys: [{ ...issuerJwk, key_ops: ['verify'] }] }),
+    );
+    expect(await codeOf(token)).toBe('accepted');
+  });
+});
+
 describe('verifier: redirects', () => {
   it('does not follow a JWKS redirect to another origin, and fetches nothing there', async () => {
     issuer.routes.set('GET /.well-known/jwks.json', redirect(302, `${attacker.url}/jwks.json`));
