@@ -9,7 +9,7 @@ export function base64url(data: Uint8Array | string): string {
  * is lenient: it skips characters outside the alphabet, reads `+` and `/` as `-` and `_`,
  * stops at `=` and ignores the unused bits of the last character. So the text is accepted
  * only if it is the exact encoding of the bytes it decodes to: alphabet only, no padding,
- * unused bits zero. One token, one spelling.
+ * unused bits zero. One segment, one spelling (an ECDSA signature still has two valid values).
  */
 export function fromBase64url(text: string): Buffer {
   const bytes = Buffer.from(text, 'base64url');
