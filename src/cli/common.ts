@@ -59,6 +59,21 @@ export function shellExports(env: unknown): string {
     .join('\n');
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text for the terminal with its control characters shown as `\u001b` and the like (line breaks
+ * kept): an error can quote what a server answered (`error_description`), and escape sequences
+ * in it could rewrite what the operator sees or drive the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    CONTROL_CHARACTERS,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** The issuer base URL a CLI command talks to: --url, else `issuer` from config. */
 export function issuerUrl(command: Command): string {
   const { url } = command.optsWithGlobals<{ url?: string }>();

@@ -5,6 +5,7 @@ import { initCommand } from './commands/init.js';
 import { keysCommands } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommands } from './commands/token.js';
+import { printable } from './common.js';
 
 const program = new Command('wfid')
   .description('workflow-identity: short-lived OIDC identity tokens for workflow executions')
@@ -24,7 +25,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     : err instanceof Error
       ? err.message
       : String(err);
-  process.stderr.write(`wfid: ${message}\n`);
+  process.stderr.write(`wfid: ${printable(message)}\n`);
   if (process.env.WFID_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   process.exit(1);
 });

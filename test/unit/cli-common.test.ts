@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { shellExports, withoutSecrets } from '../../src/cli/common.js';
+import { printable, shellExports, withoutSecrets } from '../../src/cli/common.js';
 
 describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
   it.each([
@@ -70,5 +70,15 @@ describe('shellExports (what `wfid execution start --env` prints for eval)', () 
     expect(() => shellExports(env)).toThrow(
       expect.objectContaining({ code: 'ERR_BACKEND' }) as Error,
     );
+  });
+});
+
+describe('printable (what the CLI writes of an error that quotes a server)', () => {
+  it('shows control characters as escapes and keeps line breaks', () => {
+    const answer = 'bad\u001b]0;owned\u0007 title\u001b[2J\r\nnext line\u009b1m';
+    expect(printable(answer)).toBe(
+      'bad\\u001b]0;owned\\u0007 title\\u001b[2J\\u000d\nnext line\\u009b1m',
+    );
+    expect(printable('plain text: naïve, 日本')).toBe('plain text: naïve, 日本');
   });
 });
