@@ -35,7 +35,8 @@ export type VerificationErrorCode =
   /**
    * Discovery, the JWKS or introspection answered a redirect the verifier will not follow: to
    * another origin (host, port or scheme, https to http included), a method-changing one for
-   * introspection, or too many. Nothing was fetched from, or sent to, the redirect's target.
+   * introspection, or too many. Nothing was fetched from, or sent to, the redirect's target
+   * (unless a custom `fetch` ignored `redirect: 'manual'` and followed it on its own).
    */
   | 'ERR_REDIRECT_REFUSED';
 

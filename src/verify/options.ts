@@ -30,7 +30,10 @@ export interface VerifierOptions {
   /**
    * The fetch to use (for proxies or custom agents). Default: the global fetch. It is called
    * with `redirect: 'manual'`: the verifier follows redirects itself, within the same origin
-   * only, and refuses (ERR_REDIRECT_REFUSED) any answer that came from another origin.
+   * only, and refuses (ERR_REDIRECT_REFUSED) any answer that came from another origin. It
+   * must honour `redirect: 'manual'`: a fetch that follows redirects on its own has already
+   * sent the request (for introspection, the token) to the other origin when the verifier
+   * sees the answer, and refusing the answer cannot take that back.
    */
   fetch?: typeof fetch;
   /**
