@@ -23,6 +23,15 @@ export interface ExecutionIdentity {
   instance?: string;
 }
 
+/**
+ * The execution's entry in a Token Status List (draft-ietf-oauth-status-list): list number and
+ * index, allocated once at registration and never given to another execution.
+ */
+export interface StatusEntry {
+  list: number;
+  idx: number;
+}
+
 /** One execution as the registry keeps it. Times are epoch milliseconds. */
 export interface ExecutionRecord extends ExecutionIdentity {
   /** Engine-supplied claims, already checked against the config's allowlist. */
@@ -32,6 +41,8 @@ export interface ExecutionRecord extends ExecutionIdentity {
   /** After this instant a running execution counts as ended (max_duration_s, capped by config). */
   deadline: number;
   endedAt?: number;
+  /** Absent for executions registered before status lists existed: their tokens carry no `status`. */
+  statusEntry?: StatusEntry;
 }
 
 export function effectiveStatus(record: ExecutionRecord, now: number): ExecutionStatus {

@@ -1,4 +1,4 @@
-import type { EndStatus, ExecutionRecord } from './execution.js';
+import type { EndStatus, ExecutionRecord, StatusEntry } from './execution.js';
 
 /** A request token's stored half: the execution it belongs to and the hash of its secret. */
 export interface StoredRequestToken {
@@ -45,6 +45,8 @@ export interface ExecutionStore {
   collectExecutions(before: number): Promise<number>;
   /** Key states and leases for rotation. */
   readonly keyStates: KeyStateStore;
+  /** Status list allocation and the running entries each list serves. */
+  readonly statusLists: StatusListStore;
   /** Throws if the store cannot be reached (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -83,4 +85,36 @@ export interface KeyStateStore {
    */
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+}
+
+/** A status list as allocated: its number, its fixed number of entries, when it was opened. */
+export interface StatusListInfo {
+  list: number;
+  size: number;
+  createdAt: number;
+}
+
+/** An entry of a list whose execution is stored as running (its deadline is judged by the caller). */
+export interface RunningEntry {
+  idx: number;
+  deadline: number;
+}
+
+/**
+ * Token Status List entries. Indexes are handed out in order and never twice: an entry names
+ * one execution for good, so no token can ever point at another execution's status. When the
+ * newest list is full, a new one is opened (its size fixed when it opens, so a change of
+ * `status_list.size` never moves an existing entry).
+ */
+export interface StatusListStore {
+  /** Takes the next unused index of the newest list, opening a list of `size` entries when needed. */
+  allocateStatusEntry(size: number, now: number): Promise<StatusEntry>;
+  /** Every list opened so far, oldest first. */
+  listStatusLists(): Promise<StatusListInfo[]>;
+  /**
+   * The list's size and the entries of its executions stored as `running`, read from the
+   * executions themselves (so an end committed by any replica is seen at once);
+   * undefined for a list never opened.
+   */
+  readStatusList(list: number): Promise<{ size: number; running: RunningEntry[] } | undefined>;
 }

@@ -24,7 +24,7 @@ describe('postgres store migrations', () => {
     await client.connect();
     try {
       const { rows } = await client.query('SELECT version FROM wfid_migrations ORDER BY version');
-      expect(rows.map((row) => row.version)).toEqual([1]);
+      expect(rows.map((row) => row.version)).toEqual([1, 2]);
       const tables = await client.query(
         "SELECT tablename FROM pg_tables WHERE tablename LIKE 'wfid_%' ORDER BY 1",
       );
@@ -34,6 +34,7 @@ describe('postgres store migrations', () => {
         'wfid_leases',
         'wfid_migrations',
         'wfid_request_tokens',
+        'wfid_status_lists',
       ]);
     } finally {
       await client.end();

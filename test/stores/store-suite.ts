@@ -131,6 +131,83 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       expect(await store.keyStates.acquireLease(lease, 'a', 60_000)).toBe(true);
     });
 
+    it('hands out status entries in order, never twice, opening a new list when the newest is full', async () => {
+      // Concurrent callers (pooled connections, one script at a time, one write lock) race here.
+      const entries = await Promise.all(
+        Array.from({ length: 20 }, () => store.statusLists.allocateStatusEntry(8, 1_000)),
+      );
+      const keys = entries.map((entry) => `${entry.list}:${entry.idx}`);
+      expect(new Set(keys).size).toBe(20);
+      for (const entry of entries) expect(entry.idx).toBeGreaterThanOrEqual(0);
+      const ordered = [...entries].sort((a, b) => a.list - b.list || a.idx - b.idx);
+      const first = ordered[0]!;
+      // Contiguous from the first: a full list is followed by a fresh one starting at index 0.
+      let previous = first;
+      for (const entry of ordered.slice(1)) {
+        if (entry.list === previous.list) expect(entry.idx).toBe(previous.idx + 1);
+        else {
+          expect(entry.list).toBe(previous.list + 1);
+          expect(previous.idx).toBe(7);
+          expect(entry.idx).toBe(0);
+        }
+        previous = entry;
+      }
+      const lists = await store.statusLists.listStatusLists();
+      const opened = lists.filter((info) => info.list > first.list);
+      expect(opened.length).toBeGreaterThanOrEqual(2);
+      for (const info of opened) expect(info).toMatchObject({ size: 8, createdAt: 1_000 });
+      expect(lists.map((info) => info.list)).toEqual(
+        [...lists.map((info) => info.list)].sort((a, b) => a - b),
+      );
+
+      // A new size applies to lists opened from now on; open ones keep theirs.
+      const next = await store.statusLists.allocateStatusEntry(16, 2_000);
+      if (next.list === previous.list) expect(next.idx).toBe(previous.idx + 1);
+      const after = await store.statusLists.listStatusLists();
+      expect(after.find((info) => info.list === previous.list)?.size).toBe(8);
+    });
+
+    it('reads the running entries of a list from the executions, ended ones excluded', async () => {
+      const now = Date.now();
+      const records: ExecutionRecord[] = [];
+      for (let index = 0; index < 3; index++) {
+        const statusEntry = await store.statusLists.allocateStatusEntry(1024, now);
+        records.push(execution({ statusEntry, deadline: now + 1_000 * (index + 1) }));
+      }
+      // Past its deadline but still stored as running: the caller judges the deadline.
+      const overdue = execution({
+        statusEntry: await store.statusLists.allocateStatusEntry(1024, now),
+        deadline: now - 1_000,
+      });
+      for (const record of [...records, overdue]) {
+        expect((await store.insertExecution(record)).record).toEqual(record);
+        expect(await store.getExecution(record.executionId)).toEqual(record);
+      }
+      await store.endExecution(records[1]!.executionId, 'success', now);
+      const list = records[0]!.statusEntry!.list;
+      const read = await store.statusLists.readStatusList(list);
+      const info = (await store.statusLists.listStatusLists()).find((item) => item.list === list);
+      expect(read?.size).toBe(info?.size);
+      const expected = [records[0]!, records[2]!, overdue]
+        .filter((record) => record.statusEntry!.list === list)
+        .map((record) => ({ idx: record.statusEntry!.idx, deadline: record.deadline }));
+      expect([...read!.running].sort((a, b) => a.idx - b.idx)).toEqual(expected);
+      expect(read!.running.some((entry) => entry.idx === records[1]!.statusEntry!.idx)).toBe(false);
+      // Read twice: pruning on the way (Redis) changes nothing that is read.
+      expect((await store.statusLists.readStatusList(list))?.running.length).toBe(
+        read!.running.length,
+      );
+
+      // Once collected, an execution's entry is gone from the list too.
+      await store.endExecution(records[0]!.executionId, 'success', now - 60_000);
+      await store.collectExecutions(now - 30_000);
+      const collected = await store.statusLists.readStatusList(list);
+      expect(collected!.running.some((entry) => entry.idx === records[0]!.statusEntry!.idx)).toBe(
+        false,
+      );
+      expect(await store.statusLists.readStatusList(9_999_999)).toBeUndefined();
+    });
+
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -3,6 +3,8 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  StatusListInfo,
+  StatusListStore,
   StoredRequestToken,
 } from '../store.js';
 
@@ -12,6 +14,34 @@ export class MemoryStore implements ExecutionStore {
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly requestTokens = new Map<string, StoredRequestToken>();
   readonly keyStates = new MemoryKeyStateStore();
+  readonly statusLists: StatusListStore;
+  private readonly lists: (StatusListInfo & { next: number })[] = [];
+
+  constructor() {
+    this.statusLists = {
+      allocateStatusEntry: async (size, now) => {
+        let newest = this.lists.at(-1);
+        if (!newest || newest.next >= newest.size) {
+          newest = { list: this.lists.length, size, createdAt: now, next: 0 };
+          this.lists.push(newest);
+        }
+        return { list: newest.list, idx: newest.next++ };
+      },
+      listStatusLists: async () =>
+        this.lists.map(({ list, size, createdAt }) => ({ list, size, createdAt })),
+      readStatusList: async (list) => {
+        const info = this.lists[list];
+        if (!info) return undefined;
+        const running = [];
+        for (const record of this.executions.values()) {
+          if (record.status === 'running' && record.statusEntry?.list === list) {
+            running.push({ idx: record.statusEntry.idx, deadline: record.deadline });
+          }
+        }
+        return { size: info.size, running };
+      },
+    };
+  }
 
   async insertExecution(record: ExecutionRecord) {
     const existing = this.executions.get(record.executionId);

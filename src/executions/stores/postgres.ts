@@ -5,6 +5,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  StatusListStore,
   StoredRequestToken,
 } from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
@@ -25,25 +26,37 @@ const MIGRATIONS = [
    CREATE INDEX wfid_request_tokens_execution ON wfid_request_tokens (execution_id);
    CREATE TABLE wfid_key_states (kid text PRIMARY KEY, record jsonb NOT NULL);
    CREATE TABLE wfid_leases (name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL);`,
+  // Token Status Lists: each execution's entry, and the lists entries are allocated from. The
+  // partial index holds running executions only, so building a list reads just those.
+  `ALTER TABLE wfid_executions ADD COLUMN status_list integer, ADD COLUMN status_idx integer;
+   CREATE INDEX wfid_executions_running_status ON wfid_executions (status_list, status_idx, deadline)
+     WHERE status = 'running';
+   CREATE TABLE wfid_status_lists (
+     list_id integer PRIMARY KEY, size integer NOT NULL, next_idx integer NOT NULL,
+     created_at bigint NOT NULL);`,
 ];
 
 /** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
 const MIGRATION_LOCK = 0x77666964;
 const COLLECT_BATCH = 1000;
 const EXECUTION_COLUMNS =
-  'execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at';
+  'execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at, status_list, status_idx';
+/** Attempts at taking a status entry while other replicas open the next list at the same moment. */
+const ALLOCATE_ATTEMPTS = 10;
 
 /** Named statements: pg prepares each once per pooled connection. */
 const SQL = {
-  insert: `INSERT INTO wfid_executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
-           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7) ON CONFLICT (execution_id) DO NOTHING`,
+  insert: `INSERT INTO wfid_executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at,
+             status_list, status_idx)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9) ON CONFLICT (execution_id) DO NOTHING`,
   get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE execution_id = $1`,
   end: `UPDATE wfid_executions SET status = $2, ended_at = $3 WHERE execution_id = $1 AND status = 'running'
         RETURNING ${EXECUTION_COLUMNS}`,
   addToken:
     'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
   getToken: `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.execution_id, e.workflow_id,
-               e.metadata::text AS metadata, e.status, e.started_at, e.deadline, e.ended_at
+               e.metadata::text AS metadata, e.status, e.started_at, e.deadline, e.ended_at,
+               e.status_list, e.status_idx
              FROM wfid_request_tokens t LEFT JOIN wfid_executions e ON e.execution_id = t.execution_id
              WHERE t.token_id = $1`,
   // One statement deletes a batch of executions and their tokens atomically.
@@ -62,6 +75,21 @@ const SQL = {
               ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
               WHERE wfid_leases.holder = excluded.holder OR wfid_leases.until <= clock_timestamp()`,
   releaseLease: 'DELETE FROM wfid_leases WHERE name = $1 AND holder = $2',
+  // Row locks serialise concurrent advances of the newest list; each re-checks next_idx < size.
+  advanceList: `UPDATE wfid_status_lists SET next_idx = next_idx + 1
+                WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size
+                RETURNING list_id, next_idx - 1 AS idx`,
+  // Opens the next list only while the newest is full; a replica that loses the race retries.
+  openList: `INSERT INTO wfid_status_lists (list_id, size, next_idx, created_at)
+             SELECT coalesce(max(list_id) + 1, 0), $1, 1, $2 FROM wfid_status_lists
+             HAVING NOT EXISTS (SELECT 1 FROM wfid_status_lists
+               WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size)
+             ON CONFLICT (list_id) DO NOTHING
+             RETURNING list_id, 0 AS idx`,
+  lists: 'SELECT list_id, size, created_at FROM wfid_status_lists ORDER BY list_id',
+  listSize: 'SELECT size FROM wfid_status_lists WHERE list_id = $1',
+  running: `SELECT status_idx AS idx, deadline FROM wfid_executions
+            WHERE status_list = $1 AND status = 'running'`,
 } as const;
 
 export interface PostgresStoreOptions {
@@ -82,6 +110,7 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements ExecutionStore {
   readonly kind = 'postgres';
   readonly keyStates: KeyStateStore;
+  readonly statusLists: StatusListStore;
 
   private constructor(
     private readonly pool: Pool,
@@ -95,6 +124,40 @@ export class PostgresStore implements ExecutionStore {
       acquireLease: async (name, holder, ttlMs) =>
         (await this.run('takeLease', [name, holder, ttlMs])).rowCount! > 0,
       releaseLease: async (name, holder) => void (await this.run('releaseLease', [name, holder])),
+    };
+    this.statusLists = {
+      allocateStatusEntry: async (size, now) => {
+        for (let attempt = 0; attempt < ALLOCATE_ATTEMPTS; attempt++) {
+          const row =
+            (await this.run<{ list_id: number; idx: number }>('advanceList', [])).rows[0] ??
+            (await this.run<{ list_id: number; idx: number }>('openList', [size, now])).rows[0];
+          if (row) return { list: row.list_id, idx: row.idx };
+        }
+        throw new WfidError(
+          'ERR_STORE_UNAVAILABLE',
+          'postgres store: status list allocation kept racing',
+          {
+            retryAfter: 1,
+          },
+        );
+      },
+      listStatusLists: async () =>
+        (
+          await this.run<{ list_id: number; size: number; created_at: string }>('lists', [])
+        ).rows.map((row) => ({
+          list: row.list_id,
+          size: row.size,
+          createdAt: Number(row.created_at),
+        })),
+      readStatusList: async (list) => {
+        const size = (await this.run<{ size: number }>('listSize', [list])).rows[0]?.size;
+        if (size === undefined) return undefined;
+        const { rows } = await this.run<{ idx: number; deadline: string }>('running', [list]);
+        return {
+          size,
+          running: rows.map((row) => ({ idx: row.idx, deadline: Number(row.deadline) })),
+        };
+      },
     };
   }
 
@@ -143,6 +206,8 @@ export class PostgresStore implements ExecutionStore {
       row.started_at,
       row.deadline,
       row.ended_at,
+      row.status_list,
+      row.status_idx,
     ];
     const inserted = (await this.run('insert', values)).rowCount! > 0;
     return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };

@@ -5,6 +5,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  StatusListStore,
   StoredRequestToken,
 } from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
@@ -18,22 +19,33 @@ import { type ExecutionRow, fromRow, toRow } from './rows.js';
  *   wfid:retention            sorted set of execution ids scored by ended_at, else deadline
  *   wfid:key_states           hash kid -> KeyStateRecord JSON
  *   wfid:lease:<name>         string holder, with the lease's TTL
+ *   wfid:status_lists         hash list number -> "size:created_at" of every status list opened
+ *   wfid:status_list:newest   hash {list, size, next}: where the next status entry comes from
+ *   wfid:sl:<list>            hash idx -> execution key, for the list's executions not yet seen
+ *                             ended (pruned when the list is read, and at collection)
  * Scripts touch keys they build themselves, so this needs a single primary (standalone or
  * Sentinel), not Redis Cluster.
  */
 const PREFIX = 'wfid:';
 const RETENTION = `${PREFIX}retention`;
 const KEY_STATES = `${PREFIX}key_states`;
+const STATUS_LISTS = `${PREFIX}status_lists`;
+const NEWEST_LIST = `${PREFIX}status_list:newest`;
 const COLLECT_BATCH = 500;
 
 /** Each script runs atomically on the server, so two replicas never interleave inside one. */
 const SCRIPTS = {
-  // KEYS: exec, retention. ARGV: id, workflow_id, metadata, status, started_at, deadline, ended_at|'', score
+  // KEYS: exec, retention. ARGV: id, workflow_id, metadata, status, started_at, deadline, ended_at|'', score,
+  // status_list|'', status_idx|'', prefix
   wfidInsert: `
     if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
     redis.call('HSET', KEYS[1], 'execution_id', ARGV[1], 'workflow_id', ARGV[2], 'metadata', ARGV[3],
       'status', ARGV[4], 'started_at', ARGV[5], 'deadline', ARGV[6])
     if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ended_at', ARGV[7]) end
+    if ARGV[9] ~= '' then
+      redis.call('HSET', KEYS[1], 'status_list', ARGV[9], 'status_idx', ARGV[10])
+      redis.call('HSET', ARGV[11] .. 'sl:' .. ARGV[9], ARGV[10], KEYS[1])
+    end
     redis.call('ZADD', KEYS[2], ARGV[8], ARGV[1])
     return {1, {}}`,
   // KEYS: exec, retention. ARGV: status, ended_at, id. Ends only a running execution.
@@ -49,6 +61,8 @@ const SCRIPTS = {
     local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
     for _, id in ipairs(ids) do
       local exec = ARGV[3] .. 'exec:' .. id
+      local entry = redis.call('HMGET', exec, 'status_list', 'status_idx')
+      if entry[1] then redis.call('HDEL', ARGV[3] .. 'sl:' .. entry[1], entry[2]) end
       for _, token in ipairs(redis.call('SMEMBERS', exec .. ':tokens')) do
         redis.call('DEL', ARGV[3] .. 'rt:' .. token)
       end
@@ -66,6 +80,37 @@ const SCRIPTS = {
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
     return 0`,
+  // KEYS: newest list, lists. ARGV: size of a new list, now. Opens the next list when the newest is full.
+  wfidAllocate: `
+    local newest = redis.call('HMGET', KEYS[1], 'list', 'size', 'next')
+    local list, size, nextIdx = tonumber(newest[1]), tonumber(newest[2]), tonumber(newest[3])
+    if list == nil or nextIdx >= size then
+      list = (list or -1) + 1
+      size = tonumber(ARGV[1])
+      nextIdx = 0
+      redis.call('HSET', KEYS[2], list, size .. ':' .. ARGV[2])
+    end
+    redis.call('HSET', KEYS[1], 'list', list, 'size', size, 'next', nextIdx + 1)
+    return {list, nextIdx}`,
+  // KEYS: lists. ARGV: list, prefix. The list's "size:created_at" and [idx, deadline, …] of its
+  // executions stored as running, read from the executions themselves; entries of ended or
+  // collected executions are dropped on the way, so each read touches few more than the running.
+  wfidStatusList: `
+    local info = redis.call('HGET', KEYS[1], ARGV[1])
+    if not info then return false end
+    local entries = ARGV[2] .. 'sl:' .. ARGV[1]
+    local fields = redis.call('HGETALL', entries)
+    local running = {}
+    for i = 1, #fields, 2 do
+      local exec = redis.call('HMGET', fields[i + 1], 'status', 'deadline')
+      if exec[1] == 'running' then
+        running[#running + 1] = fields[i]
+        running[#running + 1] = exec[2]
+      elseif exec[1] ~= 'waiting' then
+        redis.call('HDEL', entries, fields[i])
+      end
+    end
+    return {info, running}`,
   // KEYS: lease. ARGV: holder. Only the holder can release.
   wfidReleaseLease: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -99,6 +144,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements ExecutionStore {
   readonly kind = 'redis';
   readonly keyStates: KeyStateStore;
+  readonly statusLists: StatusListStore;
 
   private constructor(
     private readonly redis: Scripted,
@@ -120,6 +166,32 @@ export class RedisStore implements ExecutionStore {
         ),
       releaseLease: (name, holder) =>
         this.guard(async () => void (await this.redis.wfidReleaseLease(leaseKey(name), holder))),
+    };
+    this.statusLists = {
+      allocateStatusEntry: async (size, now) => {
+        const [list, idx] = (await this.guard(() =>
+          this.redis.wfidAllocate(NEWEST_LIST, STATUS_LISTS, size, now),
+        )) as [number, number];
+        return { list, idx };
+      },
+      listStatusLists: async () => {
+        const lists = await this.guard(() => this.redis.hgetall(STATUS_LISTS));
+        return Object.entries(lists)
+          .map(([list, info]) => ({ list: Number(list), ...parseListInfo(info) }))
+          .sort((a, b) => a.list - b.list);
+      },
+      readStatusList: async (list) => {
+        const reply = (await this.guard(() =>
+          this.redis.wfidStatusList(STATUS_LISTS, list, PREFIX),
+        )) as [string, string[]] | null;
+        if (!reply) return undefined;
+        const [info, pairs] = reply;
+        const running = [];
+        for (let index = 0; index + 1 < pairs.length; index += 2) {
+          running.push({ idx: Number(pairs[index]), deadline: Number(pairs[index + 1]) });
+        }
+        return { size: parseListInfo(info).size, running };
+      },
     };
   }
 
@@ -175,6 +247,9 @@ export class RedisStore implements ExecutionStore {
         row.deadline,
         row.ended_at ?? '',
         record.endedAt ?? record.deadline,
+        row.status_list ?? '',
+        row.status_idx ?? '',
+        PREFIX,
       ),
     )) as [number, string[]];
     return inserted === 1
@@ -281,7 +356,12 @@ async function checkDurability(redis: RedisClient, logger: StoreLogger | undefin
 }
 
 function keysOf(script: string): number {
-  return script === 'wfidInsert' || script === 'wfidEnd' ? 2 : 1;
+  return script === 'wfidInsert' || script === 'wfidEnd' || script === 'wfidAllocate' ? 2 : 1;
+}
+
+function parseListInfo(info: string): { size: number; createdAt: number } {
+  const [size, createdAt] = info.split(':');
+  return { size: Number(size), createdAt: Number(createdAt) };
 }
 
 function execKey(executionId: string): string {
@@ -309,5 +389,7 @@ function rowOf(hash: Record<string, string>): ExecutionRow {
     started_at: hash.started_at!,
     deadline: hash.deadline!,
     ended_at: hash.ended_at ?? null,
+    status_list: hash.status_list ?? null,
+    status_idx: hash.status_idx ?? null,
   };
 }

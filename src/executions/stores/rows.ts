@@ -9,15 +9,27 @@ export interface ExecutionRow {
   started_at: number | string;
   deadline: number | string;
   ended_at: number | string | null;
+  /** The status list entry (draft-ietf-oauth-status-list), null for older executions. */
+  status_list: number | string | null;
+  status_idx: number | string | null;
 }
 
 type Metadata = Omit<
   ExecutionRecord,
-  'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt'
+  'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt' | 'statusEntry'
 >;
 
 export function toRow(record: ExecutionRecord): ExecutionRow {
-  const { executionId, workflowId, status, startedAt, deadline, endedAt, ...metadata } = record;
+  const {
+    executionId,
+    workflowId,
+    status,
+    startedAt,
+    deadline,
+    endedAt,
+    statusEntry,
+    ...metadata
+  } = record;
   return {
     execution_id: executionId,
     workflow_id: workflowId,
@@ -26,6 +38,8 @@ export function toRow(record: ExecutionRecord): ExecutionRow {
     started_at: startedAt,
     deadline,
     ended_at: endedAt ?? null,
+    status_list: statusEntry?.list ?? null,
+    status_idx: statusEntry?.idx ?? null,
   };
 }
 
@@ -38,5 +52,8 @@ export function fromRow(row: ExecutionRow): ExecutionRecord {
   record.startedAt = Number(row.started_at);
   record.deadline = Number(row.deadline);
   if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
+  if (row.status_list !== null && row.status_list !== undefined) {
+    record.statusEntry = { list: Number(row.status_list), idx: Number(row.status_idx) };
+  }
   return record;
 }

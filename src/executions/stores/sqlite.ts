@@ -8,6 +8,9 @@ import type {
   KeyStateRecord,
   KeyStateStore,
   RequestTokenLookup,
+  RunningEntry,
+  StatusListInfo,
+  StatusListStore,
   StoredRequestToken,
 } from '../store.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
@@ -26,12 +29,22 @@ const MIGRATIONS = [
    CREATE INDEX request_tokens_execution ON request_tokens (execution_id);
    CREATE TABLE key_states (kid TEXT PRIMARY KEY, record TEXT NOT NULL);
    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);`,
+  // Token Status Lists: each execution's entry, and the lists entries are allocated from. The
+  // partial index holds running executions only, so building a list reads just those.
+  `ALTER TABLE executions ADD COLUMN status_list INTEGER;
+   ALTER TABLE executions ADD COLUMN status_idx INTEGER;
+   CREATE INDEX executions_running_status ON executions (status_list, status_idx, deadline)
+     WHERE status = 'running';
+   CREATE TABLE status_lists (
+     list_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, next_idx INTEGER NOT NULL,
+     created_at INTEGER NOT NULL);`,
 ];
 
 /** The default store: one SQLite file (WAL), enough for a single issuer. */
 export class SqliteStore implements ExecutionStore {
   readonly kind = 'sqlite';
   readonly keyStates: KeyStateStore;
+  readonly statusLists: StatusListStore;
   private readonly db: Database.Database;
   private readonly statements;
   private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = {
@@ -56,8 +69,10 @@ export class SqliteStore implements ExecutionStore {
     const db = this.db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
-         VALUES (@execution_id, @workflow_id, @metadata, @status, @started_at, @deadline, @ended_at)
+        `INSERT INTO executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at,
+           status_list, status_idx)
+         VALUES (@execution_id, @workflow_id, @metadata, @status, @started_at, @deadline, @ended_at,
+           @status_list, @status_idx)
          ON CONFLICT (execution_id) DO NOTHING`,
       ),
       get: db.prepare('SELECT * FROM executions WHERE execution_id = ?'),
@@ -87,6 +102,20 @@ export class SqliteStore implements ExecutionStore {
          WHERE leases.holder = excluded.holder OR leases.until <= @now`,
       ),
       releaseLease: db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?'),
+      newestList: db.prepare(
+        'SELECT list_id, size, next_idx FROM status_lists ORDER BY list_id DESC LIMIT 1',
+      ),
+      advanceList: db.prepare('UPDATE status_lists SET next_idx = next_idx + 1 WHERE list_id = ?'),
+      openList: db.prepare(
+        'INSERT INTO status_lists (list_id, size, next_idx, created_at) VALUES (?, ?, 1, ?)',
+      ),
+      lists: db.prepare(
+        'SELECT list_id AS list, size, created_at AS createdAt FROM status_lists ORDER BY list_id',
+      ),
+      listSize: db.prepare('SELECT size FROM status_lists WHERE list_id = ?').pluck(),
+      running: db.prepare(
+        `SELECT status_idx AS idx, deadline FROM executions WHERE status_list = ? AND status = 'running'`,
+      ),
     };
     const s = this.statements;
     this.keyStates = {
@@ -99,6 +128,29 @@ export class SqliteStore implements ExecutionStore {
         return s.takeLease.run({ name, holder, until: now + ttlMs, now }).changes > 0;
       },
       releaseLease: async (name, holder) => void s.releaseLease.run(name, holder),
+    };
+    // IMMEDIATE: the write lock is taken before the read, so two processes on one file never
+    // both read the same next index.
+    const allocate = db.transaction((size: number, now: number) => {
+      const newest = s.newestList.get() as
+        | { list_id: number; size: number; next_idx: number }
+        | undefined;
+      if (newest && newest.next_idx < newest.size) {
+        s.advanceList.run(newest.list_id);
+        return { list: newest.list_id, idx: newest.next_idx };
+      }
+      const list = newest ? newest.list_id + 1 : 0;
+      s.openList.run(list, size, now);
+      return { list, idx: 0 };
+    });
+    this.statusLists = {
+      allocateStatusEntry: async (size, now) => allocate.immediate(size, now),
+      listStatusLists: async () => s.lists.all() as StatusListInfo[],
+      readStatusList: async (list) => {
+        const size = s.listSize.get(list) as number | undefined;
+        if (size === undefined) return undefined;
+        return { size, running: s.running.all(list) as RunningEntry[] };
+      },
     };
   }
 
