@@ -17,6 +17,7 @@ import { KeyRing } from './keys/ring.js';
 import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
+import { StatusListIssuer } from './tokens/status-list.js';
 
 /** How often every replica re-reads key states from the store. */
 const KEY_STATE_POLL_MS = 2000;
@@ -27,6 +28,7 @@ export interface Issuer {
   store: ExecutionStore;
   registry: ExecutionRegistry;
   minter: TokenMinter;
+  statusLists: StatusListIssuer;
   metrics: Metrics;
   logger: Logger;
   app: FastifyInstance;
@@ -64,6 +66,15 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
   const registry = new ExecutionRegistry(store, {
     maxDurationMs: config.executions.max_duration,
     retentionMs: config.tokens.max_lifetime + config.rotation.clock_skew,
+    statusListSize: config.status_list.size,
+  });
+  const statusLists = new StatusListIssuer({
+    ring,
+    store: store.statusLists,
+    issuer: config.issuer,
+    ttlMs: config.status_list.ttl,
+    lifetimeMs: config.status_list.lifetime,
+    retireAfterMs: config.executions.max_duration + config.rotation.clock_skew,
   });
   const minter = new TokenMinter({
     ring,
@@ -73,12 +84,14 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     lifetimeMs: config.tokens.lifetime,
     maxLifetimeMs: config.tokens.max_lifetime,
     allowedAudiences: config.tokens.audiences,
+    statusListUri: (list) => statusLists.uri(list),
   });
   const deps: ServerDeps = {
     config,
     ring,
     registry,
     minter,
+    statusLists,
     metrics,
     logger,
     engineTokens: await resolveEngineTokens(config, logger),
@@ -100,6 +113,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     store,
     registry,
     minter,
+    statusLists,
     metrics,
     logger,
     app,

@@ -98,13 +98,19 @@ function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefi
 
 /** Rules that span several keys; each error names the keys and the fix. */
 function checkConsistency(config: Config): void {
-  const { tokens, jwks, keys, rotation } = config;
+  const { tokens, jwks, keys, rotation, status_list: statusList } = config;
   const fail = (message: string) => {
     throw new WfidError('ERR_CONFIG', message);
   };
   if (tokens.lifetime > tokens.max_lifetime)
     fail('tokens.lifetime: longer than tokens.max_lifetime');
   if (keys.refresh < 1000) fail('keys.refresh: at least 1s');
+  if (statusList.ttl < 1000) fail('status_list.ttl: at least 1s (the ttl claim counts seconds)');
+  if (statusList.lifetime < statusList.ttl) {
+    fail(
+      'status_list.lifetime: shorter than status_list.ttl (a list would expire before its refresh)',
+    );
+  }
   // A new key signs only after every verifier cache of the JWKS without it has expired: one
   // max-age after the slowest replica (up to one refresh late) started serving it.
   if (jwks.max_age + keys.refresh > rotation.prepublish) {

@@ -74,6 +74,18 @@ export const configSchema = z
       .object({ max_age: duration.default(600_000) })
       .strict()
       .prefault({}),
+    /** Token Status Lists (draft-ietf-oauth-status-list): liveness verifiers check offline. */
+    status_list: z
+      .object({
+        /** The `ttl` claim and Cache-Control max-age: how stale a verifier's copy may get. */
+        ttl: duration.default(30_000),
+        /** `exp - iat` of a list: how long a verifier that cannot refresh may keep using one. */
+        lifetime: duration.default(300_000),
+        /** Entries per list (a multiple of 8); a full list is followed by a new one. */
+        size: z.coerce.number().int().min(8).max(16_777_216).multipleOf(8).default(65_536),
+      })
+      .strict()
+      .prefault({}),
     rotation: z
       .object({
         every: duration.optional(),

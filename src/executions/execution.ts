@@ -45,8 +45,13 @@ export interface ExecutionRecord extends ExecutionIdentity {
   statusEntry?: StatusEntry;
 }
 
+/** A running execution counts as ended from its deadline on. */
+export function pastDeadline(deadline: number, now: number): boolean {
+  return now >= deadline;
+}
+
 export function effectiveStatus(record: ExecutionRecord, now: number): ExecutionStatus {
-  if (record.status === 'running' && now >= record.deadline) return 'expired';
+  if (record.status === 'running' && pastDeadline(record.deadline, now)) return 'expired';
   return record.status;
 }
 

@@ -27,6 +27,8 @@ export interface RegistryOptions {
   maxDurationMs: number;
   /** How long an ended execution is kept (at least the longest token lifetime plus skew). */
   retentionMs: number;
+  /** Entries of a status list opened from now on (status_list.size). */
+  statusListSize: number;
   now?: () => number;
 }
 
@@ -53,12 +55,19 @@ export class ExecutionRegistry {
       this.options.maxDurationMs,
     );
     const { claims, maxDurationS: _, ...identity } = input;
+    // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
+    // shared, so no token can name the status of another execution.
+    const statusEntry = await this.store.statusLists.allocateStatusEntry(
+      this.options.statusListSize,
+      now,
+    );
     const candidate: ExecutionRecord = {
       ...identity,
       claims: claims ?? {},
       status: 'running',
       startedAt: now,
       deadline: now + durationMs,
+      statusEntry,
     };
     const { inserted, record } = await this.store.insertExecution(dropUndefined(candidate));
     if (!inserted) {

@@ -4,6 +4,7 @@ import type { ExecutionRegistry } from '../executions/registry.js';
 import type { KeyRing } from '../keys/ring.js';
 import type { Metrics } from '../metrics.js';
 import type { TokenMinter } from '../tokens/mint.js';
+import type { StatusListIssuer } from '../tokens/status-list.js';
 
 /** What the HTTP routes need from the issuer. */
 export interface ServerDeps {
@@ -11,6 +12,7 @@ export interface ServerDeps {
   ring: KeyRing;
   registry: ExecutionRegistry;
   minter: TokenMinter;
+  statusLists: StatusListIssuer;
   metrics: Metrics;
   logger: Logger;
   engineTokens: readonly string[];

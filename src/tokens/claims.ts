@@ -21,6 +21,7 @@ export const RESERVED_CLAIMS = [
   'environment',
   'instance',
   'started_at',
+  'status',
 ] as const;
 
 /**
@@ -77,7 +78,7 @@ export function compileSubject(
   for (const part of parts) {
     if (part.startsWith('{')) {
       const name = part.slice(1, -1);
-      if (!known.has(name) || ['sub', 'iat', 'nbf', 'exp', 'jti', 'aud'].includes(name)) {
+      if (!known.has(name) || ['sub', 'iat', 'nbf', 'exp', 'jti', 'aud', 'status'].includes(name)) {
         throw new WfidError(
           'ERR_CONFIG',
           `tokens.subject: the template names an unknown claim {${name}}`,

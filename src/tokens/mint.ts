@@ -21,6 +21,8 @@ export interface MinterOptions {
   maxLifetimeMs: number;
   /** When set, only these audiences may be requested. */
   allowedAudiences?: readonly string[];
+  /** The URI of a status list; tokens of executions with an entry carry `status.status_list`. */
+  statusListUri?: (list: number) => string;
   now?: () => number;
 }
 
@@ -84,12 +86,20 @@ export class TokenMinter {
     return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti };
   }
 
-  /** `,"sub":…,<execution claims>` of an execution; its claims never change once registered. */
+  /**
+   * `,"sub":…,<execution claims>[,"status":…]` of an execution; its claims and status entry never
+   * change once registered.
+   */
   private executionJson(execution: ExecutionRecord): string {
     const cached = this.executionParts.get(execution.executionId);
     if (cached && cached.startedAt === execution.startedAt) return cached.json;
     const claims = executionClaims(execution);
-    const json = `,"sub":${JSON.stringify(this.subject(claims))},${JSON.stringify(claims).slice(1, -1)}`;
+    const entry = execution.statusEntry;
+    const status =
+      entry && this.options.statusListUri
+        ? `,"status":${JSON.stringify({ status_list: { idx: entry.idx, uri: this.options.statusListUri(entry.list) } })}`
+        : '';
+    const json = `,"sub":${JSON.stringify(this.subject(claims))},${JSON.stringify(claims).slice(1, -1)}${status}`;
     if (this.executionParts.size >= EXECUTION_CACHE_SIZE) {
       // Maps iterate in insertion order: drop the oldest entry.
       this.executionParts.delete(this.executionParts.keys().next().value!);

@@ -8,6 +8,7 @@ describe('ExecutionRegistry', () => {
     const registry = new ExecutionRegistry(new MemoryStore(), {
       maxDurationMs: 3_600_000,
       retentionMs: 600_000,
+      statusListSize: 8,
       now: () => now,
     });
     return { registry, advance: (ms: number) => (now += ms) };
@@ -54,5 +55,25 @@ describe('ExecutionRegistry', () => {
     await expect(registry.authenticate(forged)).rejects.toMatchObject({
       code: 'ERR_INVALID_TOKEN',
     });
+  });
+
+  it('gives every execution its own status entry, in order, across lists, never reused on a repeat', async () => {
+    const { registry } = make();
+    const entries = [];
+    for (let index = 0; index < 10; index++) {
+      entries.push(
+        (await registry.start({ executionId: `e${index}`, workflowId: 'w' })).record.statusEntry,
+      );
+    }
+    expect(entries.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, idx) => ({ list: 0, idx })));
+    expect(entries.slice(8)).toEqual([
+      { list: 1, idx: 0 },
+      { list: 1, idx: 1 },
+    ]);
+    // A repeated registration keeps the execution's entry; the index it took stays unused.
+    const again = await registry.start({ executionId: 'e0', workflowId: 'w' });
+    expect(again.record.statusEntry).toEqual({ list: 0, idx: 0 });
+    const next = await registry.start({ executionId: 'e10', workflowId: 'w' });
+    expect(next.record.statusEntry).toEqual({ list: 1, idx: 3 });
   });
 });

@@ -5,6 +5,7 @@ import type { ExecutionRecord } from '../../src/executions/execution.js';
 import { MintRateLimit } from '../../src/http/rate-limit.js';
 import { signLocal, verifySignature } from '../../src/jws/compact.js';
 import { createCompactVerifier } from '../../src/jws/compact-verifier.js';
+import { decodeCompact } from '../../src/jws/decode-compact.js';
 import { KeyRing } from '../../src/keys/ring.js';
 import { compileSubject } from '../../src/tokens/claims.js';
 import { TokenMinter } from '../../src/tokens/mint.js';
@@ -63,6 +64,20 @@ function record(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
 }
 
 describe('TokenMinter', () => {
+  it("names the execution's status list entry in status.status_list, and nothing without one", async () => {
+    const { minter: m } = await minter({
+      statusListUri: (list) => `https://id.example.com/v1/status-lists/${list}`,
+    });
+    const withEntry = await m.mint(record({ statusEntry: { list: 3, idx: 41 } }), {
+      audience: 'aud',
+    });
+    expect(decodeCompact(withEntry.value).payload.status).toEqual({
+      status_list: { idx: 41, uri: 'https://id.example.com/v1/status-lists/3' },
+    });
+    const older = await m.mint(record({ executionId: 'e-old' }), { audience: 'aud' });
+    expect(decodeCompact(older.value).payload).not.toHaveProperty('status');
+  });
+
   it('mints a compact JWS with the DESIGN claims, nbf before iat, and a fresh jti each time', async () => {
     const { minter: m, publicKey } = await minter();
     const first = await m.mint(record(), { audience: 'aud' });

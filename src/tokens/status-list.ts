@@ -1,0 +1,133 @@
+import { promisify } from 'node:util';
+import { deflate } from 'node:zlib';
+import { pastDeadline } from '../executions/execution.js';
+import type { StatusListStore } from '../executions/store.js';
+import { base64url } from '../jws/base64url.js';
+import { encodeHeader } from '../jws/compact.js';
+import type { KeyRing } from '../keys/ring.js';
+import { encodeStatusBits } from './status-bits.js';
+
+const deflateAsync = promisify(deflate);
+
+/** Media type of a Status List Token in JWT form (draft-ietf-oauth-status-list §8.2). */
+export const STATUS_LIST_MEDIA_TYPE = 'application/statuslist+jwt';
+/** The `typ` header of a Status List Token. */
+export const STATUS_LIST_TYP = 'statuslist+jwt';
+
+/**
+ * A replica serves a built list for at most this long (or `ttl`, if shorter) before it reads the
+ * store and signs again: a burst of verifiers costs one build per list per second, and an end
+ * accepted by any replica is in every served list within this time.
+ */
+const REBUILD_MS = 1000;
+/** Lists kept built; only the few that verifiers ask for are hot. */
+const MAX_BUILT_LISTS = 64;
+
+export interface StatusListIssuerOptions {
+  ring: KeyRing;
+  store: StatusListStore;
+  /** The issuer URL: lists live at `<issuer>/v1/status-lists/<n>`. */
+  issuer: string;
+  /** The `ttl` claim and Cache-Control max-age: how long verifiers may cache a list. */
+  ttlMs: number;
+  /** `exp - iat`: how long a verifier that cannot refresh may still rely on a list. */
+  lifetimeMs: number;
+  /** Longest an execution can run (executions.max_duration), plus verifier clock skew: after
+   * that, a list that stopped taking new entries holds nothing a valid token can name. */
+  retireAfterMs: number;
+  now?: () => number;
+}
+
+interface Built {
+  token: string;
+  builtAt: number;
+}
+
+/**
+ * Builds and signs Status List Tokens (draft-ietf-oauth-status-list §5.1): one bit per
+ * execution, 0 (VALID) while it runs, 1 (INVALID) once it ended or passed its deadline, read
+ * from the store at build time and signed by the key ring's active key.
+ */
+export class StatusListIssuer {
+  readonly ttlS: number;
+  private readonly base: string;
+  private readonly rebuildMs: number;
+  private readonly now: () => number;
+  private readonly built = new Map<number, Built>();
+  private readonly building = new Map<number, Promise<string | undefined>>();
+
+  constructor(private readonly options: StatusListIssuerOptions) {
+    this.base = `${options.issuer.replace(/\/$/, '')}/v1/status-lists`;
+    this.ttlS = Math.max(1, Math.floor(options.ttlMs / 1000));
+    this.rebuildMs = Math.min(REBUILD_MS, options.ttlMs);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The `uri` of a list, as tokens name it and as the Status List Token's `sub` repeats it. */
+  uri(list: number): string {
+    return `${this.base}/${list}`;
+  }
+
+  /** The aggregation endpoint (§9): where the list of lists is. */
+  get aggregationUri(): string {
+    return this.base;
+  }
+
+  /** The signed Status List Token of `list`, or undefined for a list never opened. */
+  async token(list: number): Promise<string | undefined> {
+    const cached = this.built.get(list);
+    if (cached && this.now() - cached.builtAt < this.rebuildMs) return cached.token;
+    let pending = this.building.get(list);
+    if (!pending) {
+      pending = this.build(list).finally(() => this.building.delete(list));
+      this.building.set(list, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * URIs of the lists a valid token can still name (§9, Status List Aggregation): the newest,
+   * and every older one that stopped taking entries less than the longest execution ago.
+   */
+  async aggregation(): Promise<string[]> {
+    const lists = await this.options.store.listStatusLists();
+    const horizon = this.now() - this.options.retireAfterMs;
+    return lists
+      .filter((_info, index) => {
+        const next = lists[index + 1];
+        return next === undefined || next.createdAt > horizon;
+      })
+      .map((info) => this.uri(info.list));
+  }
+
+  private async build(list: number): Promise<string | undefined> {
+    // The clock is read before the store: an end committed before `iat` is in this list.
+    const now = this.now();
+    const read = await this.options.store.readStatusList(list);
+    if (!read) return undefined;
+    const valid = read.running
+      .filter((entry) => !pastDeadline(entry.deadline, now))
+      .map((entry) => entry.idx);
+    // Off the event loop: a large sparse list takes tens of milliseconds at level 9.
+    const lst = await deflateAsync(encodeStatusBits(read.size, valid), { level: 9 });
+    const iat = Math.floor(now / 1000);
+    const payload = JSON.stringify({
+      iss: this.options.issuer,
+      sub: this.uri(list),
+      iat,
+      exp: iat + Math.floor(this.options.lifetimeMs / 1000),
+      ttl: this.ttlS,
+      status_list: { bits: 1, lst: base64url(lst) },
+    });
+    const ring = this.options.ring;
+    const key = ring.signingKey();
+    const signingInput = `${encodeHeader({ alg: key.backendKey.alg, kid: key.kid, typ: STATUS_LIST_TYP })}.${base64url(payload)}`;
+    const signature = await ring.sign(Buffer.from(signingInput, 'ascii'), key);
+    const token = `${signingInput}.${base64url(signature)}`;
+    if (this.built.size >= MAX_BUILT_LISTS && !this.built.has(list)) {
+      this.built.delete(this.built.keys().next().value!);
+    }
+    this.built.set(list, { token, builtAt: now });
+    return token;
+  }
+}

@@ -1,0 +1,135 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ExecutionRegistry } from '../../src/executions/registry.js';
+import { MemoryStore } from '../../src/executions/stores/memory.js';
+import { signLocal, verifySignature } from '../../src/jws/compact.js';
+import { decodeCompact, decodeJsonSegment } from '../../src/jws/decode-compact.js';
+import { KeyRing } from '../../src/keys/ring.js';
+import { encodeStatusBits, statusAt } from '../../src/tokens/status-bits.js';
+import { StatusListIssuer } from '../../src/tokens/status-list.js';
+
+const ISSUER = 'https://id.example.com';
+
+async function setup(size = 16) {
+  let now = Date.UTC(2026, 10, 30, 9, 0, 0);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ring = new KeyRing(
+    {
+      kind: 'test',
+      signsLocally: true,
+      listKeys: async () => [
+        { ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true },
+      ],
+      sign: async (_key, input) => signLocal('ES256', privateKey, input),
+    },
+    { logger: pino({ level: 'silent' }) },
+  );
+  await ring.refresh();
+  const store = new MemoryStore();
+  const clock = () => now;
+  const registry = new ExecutionRegistry(store, {
+    maxDurationMs: 3_600_000,
+    retentionMs: 600_000,
+    statusListSize: size,
+    now: clock,
+  });
+  const lists = new StatusListIssuer({
+    ring,
+    store: store.statusLists,
+    issuer: ISSUER,
+    ttlMs: 30_000,
+    lifetimeMs: 300_000,
+    retireAfterMs: 3_600_000,
+    now: clock,
+  });
+  return { ring, publicKey, registry, lists, advance: (ms: number) => (now += ms), clock };
+}
+
+describe('status list bits', () => {
+  it('match the draft example: 16 entries, least significant bit first, 0xB9 0xA3', () => {
+    // draft-ietf-oauth-status-list §4.1: status[i] = 1,0,0,1,1,1,0,1, 1,1,0,0,0,1,0,1
+    const valid = [1, 2, 6, 10, 11, 12, 14];
+    const bytes = encodeStatusBits(16, valid);
+    expect([...bytes]).toEqual([0xb9, 0xa3]);
+    for (let idx = 0; idx < 16; idx++)
+      expect(statusAt(bytes, idx)).toBe(valid.includes(idx) ? 0 : 1);
+    expect(statusAt(bytes, 16)).toBeUndefined();
+    expect(statusAt(bytes, -1)).toBeUndefined();
+  });
+});
+
+describe('StatusListIssuer', () => {
+  it('signs a statuslist+jwt whose entries are VALID while running and INVALID once ended or past the deadline', async () => {
+    const { publicKey, registry, lists, ring, advance } = await setup();
+    const running = await registry.start({ executionId: 'run', workflowId: 'w' });
+    const ended = await registry.start({ executionId: 'end', workflowId: 'w' });
+    const short = await registry.start({ executionId: 'short', workflowId: 'w', maxDurationS: 1 });
+    await registry.end('end', 'canceled');
+
+    const token = (await lists.token(0))!;
+    const parsed = decodeCompact(token);
+    expect(verifySignature('ES256', publicKey, parsed.signingInput, parsed.signature)).toBe(true);
+    expect(decodeJsonSegment(parsed.encodedHeader, 'header')).toEqual({
+      alg: 'ES256',
+      kid: ring.signingKey().kid,
+      typ: 'statuslist+jwt',
+    });
+    const iat = parsed.payload.iat as number;
+    expect(parsed.payload).toMatchObject({
+      iss: ISSUER,
+      sub: `${ISSUER}/v1/status-lists/0`,
+      exp: iat + 300,
+      ttl: 30,
+      status_list: { bits: 1 },
+    });
+    // An implementation of the draft (npm @sd-jwt/jwt-status-list) decodes what we encode.
+    const decoded = getListFromStatusListJWT(token);
+    expect(decoded.getStatus(running.record.statusEntry!.idx)).toBe(0);
+    expect(decoded.getStatus(short.record.statusEntry!.idx)).toBe(0);
+    expect(decoded.getStatus(ended.record.statusEntry!.idx)).toBe(1);
+    // Entries never allocated are INVALID too.
+    expect(decoded.getStatus(15)).toBe(1);
+    expect(decoded.statusList.length).toBe(16);
+
+    advance(1_000);
+    const later = getListFromStatusListJWT((await lists.token(0))!);
+    expect(later.getStatus(short.record.statusEntry!.idx)).toBe(1);
+    expect(later.getStatus(running.record.statusEntry!.idx)).toBe(0);
+  });
+
+  it('serves a built list for at most a second, and sees an end at the next build', async () => {
+    const { registry, lists, advance } = await setup();
+    const started = await registry.start({ executionId: 'e', workflowId: 'w' });
+    const first = await lists.token(0);
+    await registry.end('e', 'success');
+    advance(999);
+    expect(await lists.token(0)).toBe(first);
+    advance(1);
+    const rebuilt = (await lists.token(0))!;
+    expect(getListFromStatusListJWT(rebuilt).getStatus(started.record.statusEntry!.idx)).toBe(1);
+  });
+
+  it('shares one build among concurrent requests, and answers undefined for a list never opened', async () => {
+    const { registry, lists } = await setup();
+    await registry.start({ executionId: 'e', workflowId: 'w' });
+    const [a, b] = await Promise.all([lists.token(0), lists.token(0)]);
+    expect(a).toBe(b);
+    expect(await lists.token(1)).toBeUndefined();
+  });
+
+  it('aggregates the lists a valid token can still name', async () => {
+    const { registry, lists, advance } = await setup(8);
+    for (let index = 0; index < 9; index++) {
+      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+    }
+    expect(await lists.aggregation()).toEqual([
+      `${ISSUER}/v1/status-lists/0`,
+      `${ISSUER}/v1/status-lists/1`,
+    ]);
+    // List 0 stopped taking entries when list 1 opened; after the longest execution it is done.
+    advance(3_600_001);
+    expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/1`]);
+  });
+});
