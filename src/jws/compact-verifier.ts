@@ -29,7 +29,12 @@ export interface CompactVerifier {
 /** Distinct headers remembered; a real issuer has a handful (one per published key). */
 const MAX_CACHED_HEADERS = 64;
 
-export function createCompactVerifier(rules: HeaderRules): CompactVerifier {
+export function createCompactVerifier(
+  rules: HeaderRules & {
+    /** Longest compact form read; default MAX_TOKEN_LENGTH (a status list may be longer). */
+    maxLength?: number;
+  },
+): CompactVerifier {
   // Every token of a key carries the same header text: decode and check it once. A header
   // that fails is not cached; failing again is the cost of sending it.
   const headers = new Map<string, ProtectedHeader>();
@@ -45,7 +50,10 @@ export function createCompactVerifier(rules: HeaderRules): CompactVerifier {
 
   return {
     read(token) {
-      const { encodedHeader, payload, signingInput, signature } = decodeCompact(token);
+      const { encodedHeader, payload, signingInput, signature } = decodeCompact(
+        token,
+        rules.maxLength,
+      );
       const header = headerOf(encodedHeader);
       return { encodedHeader, header, payload, signingInput, signature };
     },

@@ -16,11 +16,11 @@ export interface CompactParts {
 
 /**
  * Splits a compact JWS (RFC 7515 §7.1) with a JSON object payload: exactly three segments,
- * each strict base64url, within {@link MAX_TOKEN_LENGTH}. The header is not decoded here.
- * Throws a JwsError `malformed`.
+ * each strict base64url, within `maxLength` ({@link MAX_TOKEN_LENGTH} unless a document such
+ * as a status list needs more). The header is not decoded here. Throws a JwsError `malformed`.
  */
-export function decodeCompact(token: unknown): CompactParts {
-  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) {
+export function decodeCompact(token: unknown, maxLength = MAX_TOKEN_LENGTH): CompactParts {
+  if (typeof token !== 'string' || token.length > maxLength) {
     throw malformed('not a compact JWS within the size bound');
   }
   const first = token.indexOf('.');

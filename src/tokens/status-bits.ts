@@ -18,8 +18,12 @@ export function encodeStatusBits(size: number, valid: Iterable<number>): Buffer 
   return bytes;
 }
 
-/** The status of entry `idx`, or undefined when the list has no such entry. */
-export function statusAt(bytes: Uint8Array, idx: number): number | undefined {
-  if (!Number.isInteger(idx) || idx < 0 || idx >= bytes.length * 8) return undefined;
-  return (bytes[idx >> 3]! >> (idx & 7)) & 1;
+/**
+ * The status of entry `idx` in a list of `bits` (1, 2, 4 or 8) bits per entry, or undefined
+ * when the list has no such entry.
+ */
+export function statusAt(bytes: Uint8Array, idx: number, bits = 1): number | undefined {
+  if (!Number.isSafeInteger(idx) || idx < 0 || idx >= (bytes.length * 8) / bits) return undefined;
+  const bit = idx * bits;
+  return (bytes[Math.floor(bit / 8)]! >> (bit % 8)) & ((1 << bits) - 1);
 }

@@ -27,7 +27,10 @@ export type VerificationErrorCode =
   | 'ERR_JWT_NOT_YET_VALID'
   /** A claim (or the `typ` header) has the wrong value or type; see `claim`. */
   | 'ERR_JWT_CLAIM_INVALID'
-  /** The issuer reports the token inactive or its execution no longer running. */
+  /**
+   * The issuer reports the token inactive or its execution no longer running (introspection),
+   * or the token's status list entry is not VALID (status list).
+   */
   | 'ERR_EXECUTION_NOT_RUNNING'
   | 'ERR_DISCOVERY_FAILED'
   | 'ERR_JWKS_FETCH_FAILED'
@@ -38,7 +41,14 @@ export type VerificationErrorCode =
    * introspection, or too many. Nothing was fetched from, or sent to, the redirect's target
    * (unless a custom `fetch` ignored `redirect: 'manual'` and followed it on its own).
    */
-  | 'ERR_REDIRECT_REFUSED';
+  | 'ERR_REDIRECT_REFUSED'
+  /** The token's status list could not be fetched (network, timeout, HTTP status, size). */
+  | 'ERR_STATUS_LIST_FETCH_FAILED'
+  /**
+   * The status list fetched is unusable: signature, `typ`, `sub` other than the token's `uri`,
+   * missing or past `exp`, malformed `status_list`, or no entry at the token's `idx`.
+   */
+  | 'ERR_STATUS_LIST_INVALID';
 
 /**
  * The one error `verify` rejects with. Messages never contain the token; the underlying
@@ -79,7 +89,9 @@ export class JwtVerificationError extends Error {
       this.code === 'ERR_DISCOVERY_FAILED' ||
       this.code === 'ERR_JWKS_FETCH_FAILED' ||
       this.code === 'ERR_INTROSPECTION_FAILED' ||
-      this.code === 'ERR_REDIRECT_REFUSED'
+      this.code === 'ERR_REDIRECT_REFUSED' ||
+      this.code === 'ERR_STATUS_LIST_FETCH_FAILED' ||
+      this.code === 'ERR_STATUS_LIST_INVALID'
     );
   }
 }

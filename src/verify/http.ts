@@ -1,6 +1,6 @@
 import { JwtVerificationError, type VerificationErrorCode } from './errors.js';
 
-/** Discovery, JWKS and introspection answers are small; anything bigger is not the issuer's. */
+/** Discovery, JWKS, introspection and status list answers are small; anything bigger is not the issuer's. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface JsonAnswer {
@@ -34,6 +34,36 @@ export async function requestJson(
   code: VerificationErrorCode,
   init: RequestInit = {},
 ): Promise<JsonAnswer> {
+  const answer = await requestText(settings, url, code, 'application/json', init);
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.text);
+  } catch (cause) {
+    throw new JwtVerificationError(
+      code,
+      `${init.method ?? 'GET'} ${answer.url} gave no usable JSON: ${describe(cause)}`,
+      { cause },
+    );
+  }
+  return answer.maxAge === undefined ? { body } : { body, maxAge: answer.maxAge };
+}
+
+export interface TextAnswer {
+  text: string;
+  contentType: string;
+  /** The URL that answered, after same-origin redirects. */
+  url: string;
+  maxAge?: number;
+}
+
+/** As {@link requestJson}, for a body of another media type (`accept`), returned as text. */
+export async function requestText(
+  settings: RequestSettings,
+  url: string,
+  code: VerificationErrorCode,
+  accept: string,
+  init: RequestInit = {},
+): Promise<TextAnswer> {
   const method = init.method ?? 'GET';
   let origin: string;
   try {
@@ -49,7 +79,7 @@ export async function requestJson(
       response = await settings.fetch(target, {
         ...init,
         redirect: 'manual',
-        headers: { accept: 'application/json', ...(init.headers as Record<string, string>) },
+        headers: { accept, ...(init.headers as Record<string, string>) },
         signal: AbortSignal.timeout(settings.timeoutMs),
       });
     } catch (cause) {
@@ -92,16 +122,17 @@ export async function requestJson(
     await discard(response);
     throw new JwtVerificationError(code, `${what} answered HTTP ${response.status}`);
   }
-  let body: unknown;
+  let text: string;
   try {
-    body = JSON.parse(await readCapped(response));
+    text = await readCapped(response);
   } catch (cause) {
-    throw new JwtVerificationError(code, `${what} gave no usable JSON: ${describe(cause)}`, {
+    throw new JwtVerificationError(code, `${what} gave no usable body: ${describe(cause)}`, {
       cause,
     });
   }
+  const answer = { text, contentType: response.headers.get('content-type') ?? '', url: target };
   const maxAge = maxAgeOf(response.headers);
-  return maxAge === undefined ? { body } : { body, maxAge };
+  return maxAge === undefined ? answer : { ...answer, maxAge };
 }
 
 function refused(what: string, why: string): JwtVerificationError {

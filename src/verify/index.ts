@@ -1,6 +1,6 @@
 /**
  * `workflow-identity/verify`: verify workflow identity tokens as a relying party. Independent
- * of the issuer's server code; it needs only node:crypto and fetch.
+ * of the issuer's server code; it needs only node:crypto, node:zlib and fetch.
  *
  * @example
  * ```ts

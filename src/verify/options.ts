@@ -19,10 +19,13 @@ export interface VerifierOptions {
   /** The audience(s) this relying party answers to; a token must name at least one. */
   audience: string | readonly string[];
   /**
-   * Also ask the issuer's introspection endpoint whether the token's execution is still
-   * running, so tokens of finished executions are refused. Fails closed. Default false.
+   * Also refuse tokens of finished executions. `true`: ask the issuer's introspection endpoint
+   * (a request per token, answers cached `introspectionCacheTtl`). `'status-list'`: check the
+   * token's entry in the issuer's Token Status List (draft-ietf-oauth-status-list), fetched once
+   * per list and `ttl`, so no token costs a request; the token must carry `status.status_list`.
+   * Both fail closed. Default false.
    */
-  requireRunning?: boolean;
+  requireRunning?: boolean | 'status-list';
   /** Accepted `alg` values. Default ES256, ES384, RS256, PS256, EdDSA. `none` and HS* never. */
   algorithms?: readonly JwsAlg[];
   /** Leeway for exp, nbf and iat, in seconds. Default 5. */
@@ -52,7 +55,7 @@ export interface VerifierOptions {
 export interface ResolvedOptions {
   issuer: string;
   audiences: ReadonlySet<string>;
-  requireRunning: boolean;
+  requireRunning: false | 'introspection' | 'status-list';
   algorithms: ReadonlySet<JwsAlg>;
   clockTolerance: number;
   fetch: typeof fetch;
@@ -72,7 +75,7 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
   return {
     issuer: checkIssuer(options.issuer),
     audiences: checkAudience(options.audience),
-    requireRunning: options.requireRunning ?? false,
+    requireRunning: checkRequireRunning(options.requireRunning),
     algorithms: checkAlgorithms(options.algorithms ?? DEFAULT_ALGORITHMS),
     clockTolerance: seconds('clockTolerance', options.clockTolerance, 5, 300),
     fetch: checkFunction('fetch', options.fetch ?? globalThis.fetch) as typeof fetch,
@@ -82,6 +85,13 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     timeoutMs: seconds('timeout', options.timeout, 5, 300) * 1000,
     now: checkFunction('now', options.now ?? Date.now) as () => number,
   };
+}
+
+function checkRequireRunning(value: unknown): ResolvedOptions['requireRunning'] {
+  if (value === undefined || value === false) return false;
+  if (value === true) return 'introspection';
+  if (value === 'status-list') return 'status-list';
+  throw new TypeError('createVerifier: requireRunning must be true, false or "status-list"');
 }
 
 function checkIssuer(issuer: unknown): string {

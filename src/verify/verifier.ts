@@ -7,6 +7,7 @@ import { JwtVerificationError, type VerificationErrorCode } from './errors.js';
 import { ExecutionStatusCheck } from './introspection.js';
 import { IssuerKeySet } from './key-set.js';
 import { resolveOptions, type VerifierOptions } from './options.js';
+import { StatusListCheck } from './status-list.js';
 
 /**
  * The protected header of a verified token; `alg` is one of the allowed algorithms.
@@ -84,17 +85,35 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const resolved = resolveOptions(options);
   const { algorithms, now } = resolved;
   const http = { fetch: resolved.fetch, timeoutMs: resolved.timeoutMs };
-  const discovery = new IssuerDiscovery(http, resolved.issuer, resolved.requireRunning);
+  const discovery = new IssuerDiscovery(
+    http,
+    resolved.issuer,
+    resolved.requireRunning === 'introspection',
+  );
   const keys = new IssuerKeySet(
     { ...http, algorithms, jwksCooldownMs: resolved.jwksCooldownMs, now },
     discovery,
   );
-  const status = resolved.requireRunning
-    ? new ExecutionStatusCheck(
-        { ...http, cacheTtlMs: resolved.introspectionCacheTtlMs, now },
-        discovery,
-      )
-    : undefined;
+  const status =
+    resolved.requireRunning === 'introspection'
+      ? new ExecutionStatusCheck(
+          { ...http, cacheTtlMs: resolved.introspectionCacheTtlMs, now },
+          discovery,
+        )
+      : undefined;
+  const statusList =
+    resolved.requireRunning === 'status-list'
+      ? new StatusListCheck(
+          {
+            ...http,
+            issuer: resolved.issuer,
+            algorithms,
+            clockTolerance: resolved.clockTolerance,
+            now,
+          },
+          keys,
+        )
+      : undefined;
   const rules = {
     issuer: resolved.issuer,
     audiences: resolved.audiences,
@@ -123,7 +142,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
       } catch (err) {
         throw verificationError(err);
       }
-      if (status) {
+      if (statusList) {
+        // Fresh list in the cache: no await, as for the signature.
+        const pending = statusList.check(payload);
+        if (pending) await pending;
+      } else if (status) {
         await status.assertRunning(
           token,
           payload.jti ?? `sig:${token.slice(token.lastIndexOf('.') + 1)}`,

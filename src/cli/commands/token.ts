@@ -33,15 +33,21 @@ export function tokenCommands(program: Command): void {
     .requiredOption('--issuer <url>', 'the expected issuer')
     .requiredOption('--audience <aud>', 'an audience the token must carry')
     .option('--require-running', 'also ask the issuer whether the execution is still running')
+    .option('--status-list', "check the execution's entry in the issuer's status list instead")
     .action(
       async (
         jwt: string,
-        options: { issuer: string; audience: string; requireRunning?: boolean },
+        options: {
+          issuer: string;
+          audience: string;
+          requireRunning?: boolean;
+          statusList?: boolean;
+        },
       ) => {
         const verifier = createVerifier({
           issuer: options.issuer,
           audience: options.audience,
-          requireRunning: options.requireRunning ?? false,
+          requireRunning: options.statusList ? 'status-list' : (options.requireRunning ?? false),
         });
         const { header, payload } = await verifier
           .verify(jwt)
