@@ -9,6 +9,7 @@ import { benchMint } from './mint.js';
 import { benchOpenBaoOidc } from './openbao-oidc.js';
 import { benchPkcs11 } from './pkcs11.js';
 import { benchRegistration } from './registration.js';
+import { benchStatusList } from './status-list.js';
 import { benchStores } from './stores.js';
 import { benchVerify } from './verify.js';
 
@@ -16,6 +17,7 @@ import { benchVerify } from './verify.js';
 const TARGETS: Record<string, { min?: number; max?: number }> = {
   mint_vs_raw_sign: { min: 0.8 },
   verify_vs_raw_verify: { min: 0.75 },
+  verify_status_list_vs_verify: { min: 0.7 },
   http_token_vs_baseline: { min: 0.9 },
   http_token_vs_openbao: { min: 3 },
   registration_vs_baseline: { min: 1 },
@@ -31,8 +33,11 @@ const BENCHES: Record<string, () => Promise<Record<string, number>>> = {
       verify_per_s: Math.round(result.verifierPerSec),
       raw_verify_per_s: Math.round(result.rawVerifyPerSec),
       verify_vs_raw_verify: Number(result.ratio.toFixed(3)),
+      verify_status_list_per_s: result.statusListPerSec,
+      verify_status_list_vs_verify: Number(result.statusListRatio.toFixed(3)),
     };
   },
+  'status-list': benchStatusList,
   http: benchHttp,
   'http-stores': benchHttpStores,
   registration: benchRegistration,
