@@ -27,6 +27,7 @@ export async function benchMint(): Promise<Record<string, number>> {
     extraClaims: ['team'],
     lifetimeMs: 600_000,
     maxLifetimeMs: 3_600_000,
+    statusListUri: (list) => `https://wfid.example.com/v1/status-lists/${list}`,
   });
   const execution: ExecutionRecord = {
     executionId: randomUUID(),
@@ -43,6 +44,7 @@ export async function benchMint(): Promise<Record<string, number>> {
     status: 'running',
     startedAt: Date.now(),
     deadline: Date.now() + 86_400_000,
+    statusEntry: { list: 12, idx: 40_123 },
   };
   const sample = await minter.mint(execution, { audience: 'https://sts.amazonaws.com' });
   const signingInput = Buffer.from(sample.value.split('.').slice(0, 2).join('.'));

@@ -21,8 +21,27 @@ describe('config', () => {
         default_audience: 'http://127.0.0.1:8080',
       },
       jwks: { max_age: 600_000 },
+      status_list: { ttl: 30_000, lifetime: 300_000, size: 65_536 },
       rotation: { prepublish: 86_400_000 },
     });
+  });
+
+  it('refuses status list settings a verifier could not use', () => {
+    const refused = (env: Record<string, string>, key: string) =>
+      expect(() => loadConfig({ env })).toThrowError(
+        expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining(key) }),
+      );
+    refused({ WFID_STATUS_LIST_TTL: '500ms' }, 'status_list.ttl');
+    refused(
+      { WFID_STATUS_LIST_TTL: '10m', WFID_STATUS_LIST_LIFETIME: '5m' },
+      'status_list.lifetime',
+    );
+    refused({ WFID_STATUS_LIST_SIZE: '1000001' }, 'status_list.size');
+    refused({ WFID_STATUS_LIST_SIZE: '0' }, 'status_list.size');
+    expect(
+      loadConfig({ env: { WFID_STATUS_LIST_TTL: '5s', WFID_STATUS_LIST_SIZE: '1024' } })
+        .status_list,
+    ).toEqual({ ttl: 5_000, lifetime: 300_000, size: 1024 });
   });
 
   it('maps every contract env name onto its key', () => {

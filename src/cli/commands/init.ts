@@ -43,6 +43,11 @@ executions:
 jwks:
   max_age: 10m           # Cache-Control max-age of the JWKS
 
+status_list:             # Token Status Lists: liveness verifiers check offline (docs/status-list.md)
+  ttl: 30s               # how long verifiers cache a list: an end reaches them within this + 1s
+  lifetime: 5m           # exp of a list: how long verifiers use one while the issuer is unreachable
+  size: 65536            # entries per list; a full list is followed by a new one
+
 rotation:
   # every: 30d           # rotate the signing key (off when absent)
   prepublish: 24h        # a new key is in the JWKS this long before it signs
