@@ -55,6 +55,8 @@ export class StatusListIssuer {
   private readonly now: () => number;
   private readonly built = new Map<number, Built>();
   private readonly building = new Map<number, Promise<string | undefined>>();
+  /** The aggregation, read at most once a second like the lists (the lists table only grows). */
+  private aggregated?: { uris: Promise<string[]>; readAt: number };
 
   constructor(private readonly options: StatusListIssuerOptions) {
     this.base = `${options.issuer.replace(/\/$/, '')}/v1/status-lists`;
@@ -89,9 +91,22 @@ export class StatusListIssuer {
    * URIs of the lists a valid token can still name (§9, Status List Aggregation): the newest,
    * and every older one that stopped taking entries less than the longest execution ago.
    */
-  async aggregation(): Promise<string[]> {
+  aggregation(): Promise<string[]> {
+    const now = this.now();
+    if (!this.aggregated || now - this.aggregated.readAt >= this.rebuildMs) {
+      const uris = this.aggregate(now);
+      this.aggregated = { uris, readAt: now };
+      // A failed read is not kept: the next request tries the store again.
+      uris.catch(() => {
+        if (this.aggregated?.uris === uris) this.aggregated = undefined;
+      });
+    }
+    return this.aggregated.uris;
+  }
+
+  private async aggregate(now: number): Promise<string[]> {
     const lists = await this.options.store.listStatusLists();
-    const horizon = this.now() - this.options.retireAfterMs;
+    const horizon = now - this.options.retireAfterMs;
     return lists
       .filter((_info, index) => {
         const next = lists[index + 1];

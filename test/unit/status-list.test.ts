@@ -128,8 +128,18 @@ describe('StatusListIssuer', () => {
       `${ISSUER}/v1/status-lists/0`,
       `${ISSUER}/v1/status-lists/1`,
     ]);
-    // List 0 stopped taking entries when list 1 opened; after the longest execution it is done.
+    // Read at most once a second: a list opened now shows in the next second's answer.
+    await registry.start({ executionId: 'e9', workflowId: 'w' });
+    for (let index = 10; index < 16; index++) {
+      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+    }
+    await registry.start({ executionId: 'e16', workflowId: 'w' });
+    expect(await lists.aggregation()).toHaveLength(2);
+    advance(1_000);
+    expect(await lists.aggregation()).toHaveLength(3);
+    // Lists 0 and 1 stopped taking entries when the next opened; after the longest execution
+    // (plus skew) no valid token can name them.
     advance(3_600_001);
-    expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/1`]);
+    expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/2`]);
   });
 });
