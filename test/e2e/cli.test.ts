@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningIssuer, startIssuer } from './harness.js';
+import { type RunningIssuer, startIssuer, until } from './harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
@@ -155,6 +155,8 @@ describe('wfid CLI', () => {
     ];
     const verified = await wfid(verify, env, dir);
     expect(verified.code).toBe(0);
+    const viaStatusList = [...verify.slice(0, -1), '--status-list'];
+    expect((await wfid(viaStatusList, env, dir)).code).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({
       valid: true,
       payload: { execution_id: 'cli-1' },
@@ -171,6 +173,13 @@ describe('wfid CLI', () => {
     const afterEnd = await wfid(verify, env, dir);
     expect(afterEnd.code).toBe(1);
     expect(afterEnd.stderr).toContain('ERR_EXECUTION_NOT_RUNNING');
+    // The server may serve a list built in the second before the end: ask until one after it.
+    let listed = await wfid(viaStatusList, env, dir);
+    await until(async () => {
+      listed = await wfid(viaStatusList, env, dir);
+      return listed.code !== 0;
+    });
+    expect(listed.stderr).toContain('ERR_EXECUTION_NOT_RUNNING');
   });
 
   it('keys list shows the active key; retire --now needs confirmation, then the key leaves the JWKS', async () => {
