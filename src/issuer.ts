@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { describeError } from './errors.js';
 import { ExecutionRegistry } from './executions/registry.js';
+import { STATUS_BLOCK_MAX_AGE_MS } from './executions/status-entries.js';
 import type { ExecutionStore } from './executions/store.js';
 import { openStore } from './executions/stores/open.js';
 import type { ServerDeps } from './http/deps.js';
@@ -74,7 +75,8 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     issuer: config.issuer,
     ttlMs: config.status_list.ttl,
     lifetimeMs: config.status_list.lifetime,
-    retireAfterMs: config.executions.max_duration + config.rotation.clock_skew,
+    retireAfterMs:
+      config.executions.max_duration + config.rotation.clock_skew + STATUS_BLOCK_MAX_AGE_MS,
   });
   const minter = new TokenMinter({
     ring,

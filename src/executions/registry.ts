@@ -7,6 +7,7 @@ import {
   type ExecutionRecord,
   isRunning,
 } from './execution.js';
+import { StatusEntryAllocator } from './status-entries.js';
 import type { ExecutionStore } from './store.js';
 
 /** A registration from the engine (already shape-checked). */
@@ -35,12 +36,14 @@ export interface RegistryOptions {
 /** The executions an engine registered, and the request tokens that let them mint. */
 export class ExecutionRegistry {
   private readonly now: () => number;
+  private readonly statusEntries: StatusEntryAllocator;
 
   constructor(
     readonly store: ExecutionStore,
     private readonly options: RegistryOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.statusEntries = new StatusEntryAllocator(store.statusLists, options.statusListSize);
   }
 
   /**
@@ -57,10 +60,7 @@ export class ExecutionRegistry {
     const { claims, maxDurationS: _, ...identity } = input;
     // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
     // shared, so no token can name the status of another execution.
-    const statusEntry = await this.store.statusLists.allocateStatusEntry(
-      this.options.statusListSize,
-      now,
-    );
+    const statusEntry = await this.statusEntries.next(now);
     const candidate: ExecutionRecord = {
       ...identity,
       claims: claims ?? {},

@@ -100,6 +100,11 @@ export interface RunningEntry {
   deadline: number;
 }
 
+/** A run of consecutive entries of one list: `idx` to `idx + count - 1`. */
+export interface StatusEntryBlock extends StatusEntry {
+  count: number;
+}
+
 /**
  * Token Status List entries. Indexes are handed out in order and never twice: an entry names
  * one execution for good, so no token can ever point at another execution's status. When the
@@ -107,8 +112,12 @@ export interface RunningEntry {
  * `status_list.size` never moves an existing entry).
  */
 export interface StatusListStore {
-  /** Takes the next unused index of the newest list, opening a list of `size` entries when needed. */
-  allocateStatusEntry(size: number, now: number): Promise<StatusEntry>;
+  /**
+   * Reserves up to `count` unused entries of the newest list (fewer where it ends), opening a
+   * list of `size` entries when it is full. A replica hands them out itself, so registrations
+   * cost one store write per block instead of one each; entries it never hands out stay INVALID.
+   */
+  reserveStatusEntries(count: number, size: number, now: number): Promise<StatusEntryBlock>;
   /** Every list opened so far, oldest first. */
   listStatusLists(): Promise<StatusListInfo[]>;
   /**

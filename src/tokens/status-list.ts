@@ -32,8 +32,11 @@ export interface StatusListIssuerOptions {
   ttlMs: number;
   /** `exp - iat`: how long a verifier that cannot refresh may still rely on a list. */
   lifetimeMs: number;
-  /** Longest an execution can run (executions.max_duration), plus verifier clock skew: after
-   * that, a list that stopped taking new entries holds nothing a valid token can name. */
+  /**
+   * Longest an execution can run (executions.max_duration), plus verifier clock skew and the
+   * age of a replica's block of entries: after that, a list that stopped taking new entries
+   * holds nothing a valid token can name.
+   */
   retireAfterMs: number;
   now?: () => number;
 }

@@ -131,14 +131,27 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       expect(await store.keyStates.acquireLease(lease, 'a', 60_000)).toBe(true);
     });
 
-    it('hands out status entries in order, never twice, opening a new list when the newest is full', async () => {
+    it('reserves status entries in order, never twice, opening a new list when the newest is full', async () => {
       // Concurrent callers (pooled connections, one script at a time, one write lock) race here.
-      const entries = await Promise.all(
-        Array.from({ length: 20 }, () => store.statusLists.allocateStatusEntry(8, 1_000)),
+      const blocks = await Promise.all(
+        Array.from({ length: 20 }, () => store.statusLists.reserveStatusEntries(3, 8, 1_000)),
       );
-      const keys = entries.map((entry) => `${entry.list}:${entry.idx}`);
-      expect(new Set(keys).size).toBe(20);
-      for (const entry of entries) expect(entry.idx).toBeGreaterThanOrEqual(0);
+      const sizes = new Map(
+        (await store.statusLists.listStatusLists()).map((info) => [info.list, info.size]),
+      );
+      const entries = blocks.flatMap((block) => {
+        expect(block.count).toBeGreaterThanOrEqual(1);
+        expect(block.count).toBeLessThanOrEqual(3);
+        expect(block.idx + block.count).toBeLessThanOrEqual(sizes.get(block.list)!);
+        return Array.from({ length: block.count }, (_, i) => ({
+          list: block.list,
+          idx: block.idx + i,
+        }));
+      });
+      expect(new Set(entries.map((entry) => `${entry.list}:${entry.idx}`)).size).toBe(
+        entries.length,
+      );
+      expect(entries.length).toBeGreaterThanOrEqual(40);
       const ordered = [...entries].sort((a, b) => a.list - b.list || a.idx - b.idx);
       const first = ordered[0]!;
       // Contiguous from the first: a full list is followed by a fresh one starting at index 0.
@@ -147,36 +160,47 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
         if (entry.list === previous.list) expect(entry.idx).toBe(previous.idx + 1);
         else {
           expect(entry.list).toBe(previous.list + 1);
-          expect(previous.idx).toBe(7);
+          expect(previous.idx).toBe(sizes.get(previous.list)! - 1);
           expect(entry.idx).toBe(0);
         }
         previous = entry;
       }
       const lists = await store.statusLists.listStatusLists();
       const opened = lists.filter((info) => info.list > first.list);
-      expect(opened.length).toBeGreaterThanOrEqual(2);
+      expect(opened.length).toBeGreaterThanOrEqual(4);
       for (const info of opened) expect(info).toMatchObject({ size: 8, createdAt: 1_000 });
       expect(lists.map((info) => info.list)).toEqual(
         [...lists.map((info) => info.list)].sort((a, b) => a - b),
       );
 
-      // A new size applies to lists opened from now on; open ones keep theirs.
-      const next = await store.statusLists.allocateStatusEntry(16, 2_000);
-      if (next.list === previous.list) expect(next.idx).toBe(previous.idx + 1);
-      const after = await store.statusLists.listStatusLists();
-      expect(after.find((info) => info.list === previous.list)?.size).toBe(8);
+      // A block stops where its list ends; a new size applies to lists opened from now on.
+      const rest = await store.statusLists.reserveStatusEntries(1_000, 16, 2_000);
+      const listedSize = (await store.statusLists.listStatusLists()).find(
+        (info) => info.list === rest.list,
+      )!.size;
+      expect(rest.idx + rest.count).toBe(listedSize);
+      if (rest.list === previous.list) {
+        expect(rest.idx).toBe(previous.idx + 1);
+        expect(listedSize).toBe(8);
+      } else {
+        expect(rest).toEqual({ list: previous.list + 1, idx: 0, count: 16 });
+      }
     });
 
     it('reads the running entries of a list from the executions, ended ones excluded', async () => {
       const now = Date.now();
       const records: ExecutionRecord[] = [];
       for (let index = 0; index < 3; index++) {
-        const statusEntry = await store.statusLists.allocateStatusEntry(1024, now);
-        records.push(execution({ statusEntry, deadline: now + 1_000 * (index + 1) }));
+        const { list, idx } = await store.statusLists.reserveStatusEntries(1, 1024, now);
+        records.push(
+          execution({ statusEntry: { list, idx }, deadline: now + 1_000 * (index + 1) }),
+        );
       }
       // Past its deadline but still stored as running: the caller judges the deadline.
       const overdue = execution({
-        statusEntry: await store.statusLists.allocateStatusEntry(1024, now),
+        statusEntry: await store.statusLists
+          .reserveStatusEntries(1, 1024, now)
+          .then(({ list, idx }) => ({ list, idx })),
         deadline: now - 1_000,
       });
       for (const record of [...records, overdue]) {

@@ -76,4 +76,34 @@ describe('ExecutionRegistry', () => {
     const next = await registry.start({ executionId: 'e10', workflowId: 'w' });
     expect(next.record.statusEntry).toEqual({ list: 1, idx: 3 });
   });
+
+  it('reserves entries in blocks of 64: concurrent registrations share one, an idle minute drops the rest', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore();
+    let reservations = 0;
+    const reserve = store.statusLists.reserveStatusEntries;
+    store.statusLists.reserveStatusEntries = (...args) => {
+      reservations++;
+      return reserve(...args);
+    };
+    const registry = new ExecutionRegistry(store, {
+      maxDurationMs: 3_600_000,
+      retentionMs: 600_000,
+      statusListSize: 1024,
+      now: () => now,
+    });
+    const started = await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        registry.start({ executionId: `c${index}`, workflowId: 'w' }),
+      ),
+    );
+    expect(started.map((item) => item.record.statusEntry!.idx).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 10 }, (_, idx) => idx),
+    );
+    expect(reservations).toBe(1);
+    now += 60_000;
+    const later = await registry.start({ executionId: 'late', workflowId: 'w' });
+    expect(later.record.statusEntry).toEqual({ list: 0, idx: 64 });
+    expect(reservations).toBe(2);
+  });
 });

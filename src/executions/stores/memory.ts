@@ -19,13 +19,15 @@ export class MemoryStore implements ExecutionStore {
 
   constructor() {
     this.statusLists = {
-      allocateStatusEntry: async (size, now) => {
+      reserveStatusEntries: async (count, size, now) => {
         let newest = this.lists.at(-1);
         if (!newest || newest.next >= newest.size) {
           newest = { list: this.lists.length, size, createdAt: now, next: 0 };
           this.lists.push(newest);
         }
-        return { list: newest.list, idx: newest.next++ };
+        const idx = newest.next;
+        newest.next = Math.min(newest.size, idx + count);
+        return { list: newest.list, idx, count: newest.next - idx };
       },
       listStatusLists: async () =>
         this.lists.map(({ list, size, createdAt }) => ({ list, size, createdAt })),

@@ -41,8 +41,8 @@ const MIGRATION_LOCK = 0x77666964;
 const COLLECT_BATCH = 1000;
 const EXECUTION_COLUMNS =
   'execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at, status_list, status_idx';
-/** Attempts at taking a status entry while other replicas open the next list at the same moment. */
-const ALLOCATE_ATTEMPTS = 10;
+/** Attempts at reserving status entries while other replicas open the next list at the same moment. */
+const RESERVE_ATTEMPTS = 10;
 
 /** Named statements: pg prepares each once per pooled connection. */
 const SQL = {
@@ -75,17 +75,24 @@ const SQL = {
               ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
               WHERE wfid_leases.holder = excluded.holder OR wfid_leases.until <= clock_timestamp()`,
   releaseLease: 'DELETE FROM wfid_leases WHERE name = $1 AND holder = $2',
-  // Row locks serialise concurrent advances of the newest list; each re-checks next_idx < size.
-  advanceList: `UPDATE wfid_status_lists SET next_idx = next_idx + 1
-                WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size
-                RETURNING list_id, next_idx - 1 AS idx`,
+  // Takes up to $1 entries of the newest list. FOR UPDATE serialises concurrent reservations:
+  // a second one waits for the first to commit, then reads the list's new next_idx.
+  reserveEntries: `WITH newest AS (
+                     SELECT list_id, size, next_idx FROM wfid_status_lists
+                     WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) FOR UPDATE),
+                   taken AS (
+                     UPDATE wfid_status_lists s SET next_idx = least(n.next_idx + $1::integer, n.size)
+                     FROM newest n WHERE s.list_id = n.list_id AND n.next_idx < n.size
+                     RETURNING s.list_id, n.next_idx AS idx, s.next_idx - n.next_idx AS count)
+                   SELECT list_id, idx, count FROM taken`,
   // Opens the next list only while the newest is full; a replica that loses the race retries.
   openList: `INSERT INTO wfid_status_lists (list_id, size, next_idx, created_at)
-             SELECT coalesce(max(list_id) + 1, 0), $1, 1, $2 FROM wfid_status_lists
+             SELECT coalesce(max(list_id) + 1, 0), $2::integer, least($1::integer, $2::integer), $3::bigint
+             FROM wfid_status_lists
              HAVING NOT EXISTS (SELECT 1 FROM wfid_status_lists
                WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size)
              ON CONFLICT (list_id) DO NOTHING
-             RETURNING list_id, 0 AS idx`,
+             RETURNING list_id, 0 AS idx, next_idx AS count`,
   lists: 'SELECT list_id, size, created_at FROM wfid_status_lists ORDER BY list_id',
   listSize: 'SELECT size FROM wfid_status_lists WHERE list_id = $1',
   running: `SELECT status_idx AS idx, deadline FROM wfid_executions
@@ -126,19 +133,18 @@ export class PostgresStore implements ExecutionStore {
       releaseLease: async (name, holder) => void (await this.run('releaseLease', [name, holder])),
     };
     this.statusLists = {
-      allocateStatusEntry: async (size, now) => {
-        for (let attempt = 0; attempt < ALLOCATE_ATTEMPTS; attempt++) {
+      reserveStatusEntries: async (count, size, now) => {
+        type Block = { list_id: number; idx: number; count: number };
+        for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
           const row =
-            (await this.run<{ list_id: number; idx: number }>('advanceList', [])).rows[0] ??
-            (await this.run<{ list_id: number; idx: number }>('openList', [size, now])).rows[0];
-          if (row) return { list: row.list_id, idx: row.idx };
+            (await this.run<Block>('reserveEntries', [count])).rows[0] ??
+            (await this.run<Block>('openList', [count, size, now])).rows[0];
+          if (row) return { list: row.list_id, idx: row.idx, count: row.count };
         }
         throw new WfidError(
           'ERR_STORE_UNAVAILABLE',
-          'postgres store: status list allocation kept racing',
-          {
-            retryAfter: 1,
-          },
+          'postgres store: status list reservation kept racing',
+          { retryAfter: 1 },
         );
       },
       listStatusLists: async () =>

@@ -80,18 +80,20 @@ const SCRIPTS = {
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
     return 0`,
-  // KEYS: newest list, lists. ARGV: size of a new list, now. Opens the next list when the newest is full.
-  wfidAllocate: `
+  // KEYS: newest list, lists. ARGV: count, size of a new list, now. Reserves up to count entries
+  // of the newest list, opening the next list when the newest is full.
+  wfidReserve: `
     local newest = redis.call('HMGET', KEYS[1], 'list', 'size', 'next')
     local list, size, nextIdx = tonumber(newest[1]), tonumber(newest[2]), tonumber(newest[3])
     if list == nil or nextIdx >= size then
       list = (list or -1) + 1
-      size = tonumber(ARGV[1])
+      size = tonumber(ARGV[2])
       nextIdx = 0
-      redis.call('HSET', KEYS[2], list, size .. ':' .. ARGV[2])
+      redis.call('HSET', KEYS[2], list, size .. ':' .. ARGV[3])
     end
-    redis.call('HSET', KEYS[1], 'list', list, 'size', size, 'next', nextIdx + 1)
-    return {list, nextIdx}`,
+    local endIdx = math.min(size, nextIdx + tonumber(ARGV[1]))
+    redis.call('HSET', KEYS[1], 'list', list, 'size', size, 'next', endIdx)
+    return {list, nextIdx, endIdx - nextIdx}`,
   // KEYS: lists. ARGV: list, prefix. The list's "size:created_at" and [idx, deadline, …] of its
   // executions stored as running, read from the executions themselves; entries of ended or
   // collected executions are dropped on the way, so each read touches few more than the running.
@@ -168,11 +170,11 @@ export class RedisStore implements ExecutionStore {
         this.guard(async () => void (await this.redis.wfidReleaseLease(leaseKey(name), holder))),
     };
     this.statusLists = {
-      allocateStatusEntry: async (size, now) => {
-        const [list, idx] = (await this.guard(() =>
-          this.redis.wfidAllocate(NEWEST_LIST, STATUS_LISTS, size, now),
-        )) as [number, number];
-        return { list, idx };
+      reserveStatusEntries: async (count, size, now) => {
+        const [list, idx, taken] = (await this.guard(() =>
+          this.redis.wfidReserve(NEWEST_LIST, STATUS_LISTS, count, size, now),
+        )) as [number, number, number];
+        return { list, idx, count: taken };
       },
       listStatusLists: async () => {
         const lists = await this.guard(() => this.redis.hgetall(STATUS_LISTS));
@@ -356,7 +358,7 @@ async function checkDurability(redis: RedisClient, logger: StoreLogger | undefin
 }
 
 function keysOf(script: string): number {
-  return script === 'wfidInsert' || script === 'wfidEnd' || script === 'wfidAllocate' ? 2 : 1;
+  return script === 'wfidInsert' || script === 'wfidEnd' || script === 'wfidReserve' ? 2 : 1;
 }
 
 function parseListInfo(info: string): { size: number; createdAt: number } {

@@ -105,9 +105,9 @@ export class SqliteStore implements ExecutionStore {
       newestList: db.prepare(
         'SELECT list_id, size, next_idx FROM status_lists ORDER BY list_id DESC LIMIT 1',
       ),
-      advanceList: db.prepare('UPDATE status_lists SET next_idx = next_idx + 1 WHERE list_id = ?'),
+      advanceList: db.prepare('UPDATE status_lists SET next_idx = ? WHERE list_id = ?'),
       openList: db.prepare(
-        'INSERT INTO status_lists (list_id, size, next_idx, created_at) VALUES (?, ?, 1, ?)',
+        'INSERT INTO status_lists (list_id, size, next_idx, created_at) VALUES (?, ?, ?, ?)',
       ),
       lists: db.prepare(
         'SELECT list_id AS list, size, created_at AS createdAt FROM status_lists ORDER BY list_id',
@@ -131,20 +131,22 @@ export class SqliteStore implements ExecutionStore {
     };
     // IMMEDIATE: the write lock is taken before the read, so two processes on one file never
     // both read the same next index.
-    const allocate = db.transaction((size: number, now: number) => {
+    const reserve = db.transaction((count: number, size: number, now: number) => {
       const newest = s.newestList.get() as
         | { list_id: number; size: number; next_idx: number }
         | undefined;
       if (newest && newest.next_idx < newest.size) {
-        s.advanceList.run(newest.list_id);
-        return { list: newest.list_id, idx: newest.next_idx };
+        const end = Math.min(newest.size, newest.next_idx + count);
+        s.advanceList.run(end, newest.list_id);
+        return { list: newest.list_id, idx: newest.next_idx, count: end - newest.next_idx };
       }
       const list = newest ? newest.list_id + 1 : 0;
-      s.openList.run(list, size, now);
-      return { list, idx: 0 };
+      const taken = Math.min(size, count);
+      s.openList.run(list, size, taken, now);
+      return { list, idx: 0, count: taken };
     });
     this.statusLists = {
-      allocateStatusEntry: async (size, now) => allocate.immediate(size, now),
+      reserveStatusEntries: async (count, size, now) => reserve.immediate(count, size, now),
       listStatusLists: async () => s.lists.all() as StatusListInfo[],
       readStatusList: async (list) => {
         const size = s.listSize.get(list) as number | undefined;
