@@ -96,7 +96,8 @@ const SCRIPTS = {
     return {list, nextIdx, endIdx - nextIdx}`,
   // KEYS: lists. ARGV: list, prefix. The list's "size:created_at" and [idx, deadline, …] of its
   // executions stored as running, read from the executions themselves; entries of ended or
-  // collected executions are dropped on the way, so each read touches few more than the running.
+  // collected executions are dropped on the way (a waiting one may resume, so it stays), so each
+  // read touches few more than the running.
   wfidStatusList: `
     local info = redis.call('HGET', KEYS[1], ARGV[1])
     if not info then return false end
