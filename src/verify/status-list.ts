@@ -81,9 +81,11 @@ export class StatusListCheck {
    * fresh in the cache; a promise when the list must be fetched first.
    */
   check(payload: Record<string, unknown>): Promise<void> | undefined {
-    const { idx, uri } = this.reference(payload);
-    const now = this.settings.now();
+    const { idx, uri } = reference(payload);
     const cached = this.lists.get(uri);
+    // A cached list's uri passed the origin check when it was first met.
+    if (!cached) this.checkOrigin(uri);
+    const now = this.settings.now();
     if (cached && now < cached.expiresAt) {
       const backingOff =
         cached.failedAt !== undefined && now - cached.failedAt < FAILURE_BACKOFF_MS;
@@ -92,33 +94,15 @@ export class StatusListCheck {
     return this.refresh(uri, cached).then((list) => assertValid(list, idx));
   }
 
-  /** `status.status_list` of the token: a non-negative integer `idx`, a `uri` on the issuer's origin. */
-  private reference(payload: Record<string, unknown>): { idx: number; uri: string } {
-    const invalid = (why: string): never => {
-      throw new JwtVerificationError('ERR_JWT_CLAIM_INVALID', `claim status ${why}`, {
-        claim: 'status',
-      });
-    };
-    const status = payload.status as { status_list?: { idx?: unknown; uri?: unknown } } | undefined;
-    const reference =
-      typeof status === 'object' && status !== null ? status.status_list : undefined;
-    if (typeof reference !== 'object' || reference === null) {
-      return invalid('has no status_list, which requireRunning: "status-list" needs');
-    }
-    const { idx, uri } = reference;
-    if (typeof idx !== 'number' || !Number.isSafeInteger(idx) || idx < 0) {
-      return invalid('has an idx that is not a non-negative integer');
-    }
-    if (typeof uri !== 'string') return invalid('has no uri');
-    let url: URL;
+  /** Only the issuer vouches for its tokens' status: a list elsewhere could say anything. */
+  private checkOrigin(uri: string): void {
+    let origin: string | undefined;
     try {
-      url = new URL(uri);
+      origin = new URL(uri).origin;
     } catch {
-      return invalid('has a uri that is not an absolute URL');
+      invalidStatus('has a uri that is not an absolute URL');
     }
-    // Only the issuer vouches for its tokens' status: a list elsewhere could say anything.
-    if (url.origin !== this.origin) return invalid("has a uri outside the issuer's origin");
-    return { idx, uri };
+    if (origin !== this.origin) invalidStatus("has a uri outside the issuer's origin");
   }
 
   private async refresh(uri: string, previous: CachedList | undefined): Promise<CachedList> {
@@ -229,6 +213,27 @@ export class StatusListCheck {
       expiresAt: (claims.exp as number) * 1000,
     };
   }
+}
+
+/** `status.status_list` of the token: a non-negative integer `idx` and a string `uri`. */
+function reference(payload: Record<string, unknown>): { idx: number; uri: string } {
+  const status = payload.status as { status_list?: { idx?: unknown; uri?: unknown } } | undefined;
+  const entry = typeof status === 'object' && status !== null ? status.status_list : undefined;
+  if (typeof entry !== 'object' || entry === null) {
+    return invalidStatus('has no status_list, which requireRunning: "status-list" needs');
+  }
+  const { idx, uri } = entry;
+  if (typeof idx !== 'number' || !Number.isSafeInteger(idx) || idx < 0) {
+    return invalidStatus('has an idx that is not a non-negative integer');
+  }
+  if (typeof uri !== 'string') return invalidStatus('has no uri');
+  return { idx, uri };
+}
+
+function invalidStatus(why: string): never {
+  throw new JwtVerificationError('ERR_JWT_CLAIM_INVALID', `claim status ${why}`, {
+    claim: 'status',
+  });
 }
 
 function describeJws(err: unknown): string {
