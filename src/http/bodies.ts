@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { WfidError } from '../errors.js';
 import { END_STATUSES } from '../executions/execution.js';
 import type { StartInput } from '../executions/registry.js';
-import { RESERVED_CLAIMS } from '../tokens/claims.js';
+import { LINEAGE_FIELDS, RESERVED_CLAIMS } from '../tokens/claims.js';
 
 /** Ids travel in URLs and logs: a conservative alphabet, no control characters or slashes. */
 const id = z
@@ -28,6 +28,15 @@ const startBody = z
     trigger: text.optional(),
     environment: text.optional(),
     instance: text.optional(),
+    workflow_digest: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 lowercase hex digits>')
+      .optional(),
+    published: z.boolean().optional(),
+    parent_execution_id: id.optional(),
+    parent_workflow_id: id.optional(),
+    root_execution_id: id.optional(),
+    root_workflow_id: id.optional(),
     claims: z.record(z.string(), claimValue).optional(),
     max_duration_s: z.number().int().min(1).optional(),
   })
@@ -59,9 +68,19 @@ export function parseStartBody(body: unknown, allowedClaims: readonly string[]):
     trigger: input.trigger,
     environment: input.environment,
     instance: input.instance,
-    claims: input.claims,
+    claims: withLineage(input),
     maxDurationS: input.max_duration_s,
   };
+}
+
+/** The lineage fields travel with the engine's claims (and land in tokens the same way). */
+function withLineage(input: z.output<typeof startBody>): StartInput['claims'] {
+  const lineage = Object.fromEntries(
+    LINEAGE_FIELDS.filter((name) => input[name] !== undefined).map((name) => [name, input[name]!]),
+  );
+  return input.claims || Object.keys(lineage).length > 0
+    ? { ...input.claims, ...lineage }
+    : undefined;
 }
 
 export function parseEndBody(body: unknown) {

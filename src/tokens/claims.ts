@@ -22,6 +22,27 @@ export const RESERVED_CLAIMS = [
   'instance',
   'started_at',
   'status',
+  // What ran, for engines that can prove it (n8n: stored code, docs/n8n.md).
+  'workflow_digest',
+  'published',
+  'parent_execution_id',
+  'parent_workflow_id',
+  'root_execution_id',
+  'root_workflow_id',
+] as const;
+
+/**
+ * Registration fields that describe what ran and who called it. They are kept with the
+ * engine's claims (same storage in every store) but only the engine's own fields can set
+ * them, never `claims`.
+ */
+export const LINEAGE_FIELDS = [
+  'workflow_digest',
+  'published',
+  'parent_execution_id',
+  'parent_workflow_id',
+  'root_execution_id',
+  'root_workflow_id',
 ] as const;
 
 /**

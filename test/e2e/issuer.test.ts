@@ -41,6 +41,16 @@ describe('issuer end to end (file backend, SQLite store)', () => {
     expect(discovery.introspection_endpoint).toBe(`${issuer.url}/v1/introspect`);
     expect(discovery.id_token_signing_alg_values_supported).toContain('ES256');
     expect(discovery.claims_supported).toContain('team');
+    expect(discovery.claims_supported).toEqual(
+      expect.arrayContaining([
+        'workflow_digest',
+        'published',
+        'parent_execution_id',
+        'parent_workflow_id',
+        'root_execution_id',
+        'root_workflow_id',
+      ]),
+    );
     expect(discovery.subject_types_supported).toEqual(['public']);
     expect(discovery.response_types_supported).toEqual(['id_token']);
   });
@@ -116,6 +126,31 @@ describe('issuer end to end (file backend, SQLite store)', () => {
       execution_status: 'running',
     });
     expect(await introspect(first.value, false)).toMatchObject({ active: true });
+  });
+
+  it('carries what ran and who called it (digest, published, parent and root) into tokens', async () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const started = await issuer.startExecution({
+      execution_id: 'exec-e2e-lineage',
+      workflow_id: 'payroll',
+      workflow_digest: digest,
+      published: false,
+      parent_execution_id: 'exec-e2e-parent',
+      parent_workflow_id: 'caller',
+      root_execution_id: 'exec-e2e-parent',
+      root_workflow_id: 'caller',
+    });
+    const { value } = await issuer.mint(started.request_token, 'vault');
+    const { payload } = await jwtVerify(value, jwks, { audience: 'vault' });
+    expect(payload).toMatchObject({
+      workflow_id: 'payroll',
+      workflow_digest: digest,
+      published: false,
+      parent_execution_id: 'exec-e2e-parent',
+      parent_workflow_id: 'caller',
+      root_execution_id: 'exec-e2e-parent',
+      root_workflow_id: 'caller',
+    });
   });
 
   it('caps lifetime_s at tokens.max_lifetime and accepts an array audience', async () => {
@@ -222,6 +257,20 @@ describe('issuer end to end (file backend, SQLite store)', () => {
         400,
         'invalid_request',
       );
+      // What ran is set only through the engine's own fields, and only in its own shape.
+      for (const body of [
+        { claims: { published: true } },
+        { claims: { workflow_digest: `sha256:${'0'.repeat(64)}` } },
+        { workflow_digest: 'md5:abc' },
+        { published: 'true' },
+        { parent_execution_id: '../x' },
+      ]) {
+        await expectError(
+          await post(JSON.stringify({ execution_id: 'e', workflow_id: 'w', ...body })),
+          400,
+          'invalid_request',
+        );
+      }
       await expectError(await post('<xml/>', 'application/xml'), 400, 'invalid_request');
       const unknown = await issuer.fetch('/v1/executions/does-not-exist', {
         headers: { authorization: `Bearer ${issuer.engineToken}` },

@@ -172,6 +172,10 @@ describe('subject template', () => {
   it('renders claims into sub and refuses unknown claim names at start-up', () => {
     const render = compileSubject('repo:{project_id}:wf:{workflow_id}:team:{team}', ['team']);
     expect(render({ project_id: 'p', workflow_id: 'w', team: 't' })).toBe('repo:p:wf:w:team:t');
+    const published = compileSubject('workflow:{root_workflow_id}:published:{published}', []);
+    expect(published({ root_workflow_id: 'r', published: false })).toBe(
+      'workflow:r:published:false',
+    );
     expect(() => compileSubject('workflow:{workflow}', [])).toThrowError(
       expect.objectContaining({ code: 'ERR_CONFIG' }),
     );
