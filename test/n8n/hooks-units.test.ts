@@ -28,31 +28,48 @@ describe('endStatusOf (n8n run -> issuer end status)', () => {
 });
 
 describe('registrationFor', () => {
-  it('builds the engine API body from n8n ids, dropping empty fields and cutting long names', () => {
+  const identity = {
+    workflowId: 'wf1',
+    workflowName: 'n'.repeat(300),
+    workflowVersion: 'v-published',
+    projectId: 'p1',
+    digest: `sha256:${'a'.repeat(64)}`,
+    published: true,
+    stored: true,
+    rootMode: 'webhook',
+    rootExecutionId: '40',
+    rootWorkflowId: 'root',
+    parentExecutionId: '41',
+    parentWorkflowId: 'parent',
+  };
+
+  it('takes the workflow identity from the resolved identity and the ids from n8n, cutting long names', () => {
     expect(
-      registrationFor(
-        {
-          executionId: '42',
-          workflowId: 'wf1',
-          workflowName: 'n'.repeat(300),
-          mode: 'webhook',
-          instanceId: '',
-        },
-        { environment: 'prod', maxDurationS: 3600 },
-      ),
+      registrationFor({ executionId: '42', mode: 'integrated', instanceId: '' }, identity, {
+        environment: 'prod',
+        maxDurationS: 3600,
+      }),
     ).toEqual({
       execution_id: '42',
       workflow_id: 'wf1',
       workflow_name: 'n'.repeat(256),
+      workflow_version: 'v-published',
+      workflow_digest: identity.digest,
+      published: true,
+      project_id: 'p1',
+      // The root's mode: a sub-workflow of a manual run is visibly manual.
       mode: 'webhook',
+      root_execution_id: '40',
+      root_workflow_id: 'root',
+      parent_execution_id: '41',
+      parent_workflow_id: 'parent',
       environment: 'prod',
       max_duration_s: 3600,
     });
   });
 
-  it('refuses an execution without ids (unsaved workflow)', () => {
-    expect(() => registrationFor({ executionId: '42' })).toThrow(/no id/);
-    expect(() => registrationFor({ executionId: '', workflowId: 'wf' })).toThrow(/no id/);
+  it('refuses an execution without an id', () => {
+    expect(() => registrationFor({ executionId: '' }, identity)).toThrow(/no id/);
   });
 });
 
@@ -77,7 +94,7 @@ describe('hooksConfigFromEnv', () => {
       [{ WFID_ISSUER_URL: 'not a url' }, /^WFID_ISSUER_URL/],
       [{ WFID_N8N_MAX_DURATION_S: '-1' }, /^WFID_N8N_MAX_DURATION_S/],
       [{ WFID_IN_PROCESS: 'maybe' }, /^WFID_IN_PROCESS/],
-      [{ WFID_TOKEN_FILE_DIR: '/tmp/x' }, /WFID_TOKEN_FILE_AUDIENCE/],
+      [{ WFID_TOKEN_FILE_AUDIENCE: 'sts.amazonaws.com' }, /needs WFID_TOKEN_FILE_DIR/],
       [{ WFID_ENGINE_TOKEN_FILE: '/nonexistent/engine-token' }, /^WFID_ENGINE_TOKEN_FILE/],
     ];
     for (const [env, message] of cases) expect(() => hooksConfigFromEnv(env)).toThrow(message);
@@ -90,5 +107,11 @@ describe('hooksConfigFromEnv', () => {
         WFID_TOKEN_FILE_AUDIENCE: 'sts.amazonaws.com',
       }).tokenFile,
     ).toEqual({ dir: '/run/wfid', audience: 'sts.amazonaws.com', lifetimeS: undefined });
+    // The directory alone: only the node's Token File option writes there.
+    expect(hooksConfigFromEnv({ WFID_TOKEN_FILE_DIR: '/run/wfid' }).tokenFile).toEqual({
+      dir: '/run/wfid',
+      audience: undefined,
+      lifetimeS: undefined,
+    });
   });
 });

@@ -34,6 +34,8 @@ beforeAll(async () => {
       // No WFID_STORE: the default SQLite store in the data dir, with the root's
       // better-sqlite3 loaded into n8n's own Node.js.
       WFID_DATA_DIR: dataDir,
+      // The shared fixture's node returns its request credentials too.
+      WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT: 'true',
     },
     prepare: async (cli) => {
       await cli('import:workflow', `--input=${join(FIXTURES, 'token-workflow.json')}`);

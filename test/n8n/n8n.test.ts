@@ -29,6 +29,8 @@ beforeAll(async () => {
       WFID_ISSUER_URL: issuer.url,
       WFID_ENGINE_TOKEN: issuer.engineToken,
       WFID_N8N_ENVIRONMENT: 'test',
+      // The fixture's node returns its request credentials (to show they die with the execution).
+      WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT: 'true',
     },
     prepare: async (cli) => {
       for (const file of ['token-workflow.json', 'failing-workflow.json']) {

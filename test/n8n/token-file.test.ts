@@ -1,11 +1,22 @@
 /** The token file writer's refresh schedule, driven by a fake clock and real files. */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IssuerError, isPermanentFailure } from '../../integrations/n8n/src/client/issuer-error.js';
 import type { Clock } from '../../integrations/n8n/src/token-file/clock.js';
 import { googleExternalAccount } from '../../integrations/n8n/src/token-file/google-credentials.js';
+import { TokenDir } from '../../integrations/n8n/src/token-file/token-dir.js';
 import {
   expiresAtToMs,
   type FileToken,
@@ -39,9 +50,11 @@ class FakeClock implements Clock {
 }
 
 let dir: string;
+let tokenDir: TokenDir;
 let clock: FakeClock;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wfid-token-file-'));
+  tokenDir = await TokenDir.open(dir, {});
   clock = new FakeClock();
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
@@ -60,8 +73,8 @@ function minter(lifetimeMs = 600_000) {
 describe('TokenFileWriter', () => {
   it('writes the first token at start, mode 0600, and refreshes it when two thirds of its lifetime have passed', async () => {
     const mint = minter();
-    const path = join(dir, 'sub', 'token.jwt');
-    const writer = new TokenFileWriter({ path, mint, clock });
+    const path = join(dir, '42.jwt');
+    const writer = new TokenFileWriter({ dir: tokenDir, executionId: '42', mint, clock });
     await writer.start();
     expect(await readFile(path, 'utf8')).toBe('t1');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -86,9 +99,10 @@ describe('TokenFileWriter', () => {
       return good();
     });
     const errors: unknown[] = [];
-    const path = join(dir, 'token.jwt');
+    const path = join(dir, '42.jwt');
     const writer = new TokenFileWriter({
-      path,
+      dir: tokenDir,
+      executionId: '42',
       mint,
       clock,
       onError: (error) => errors.push(error),
@@ -116,8 +130,14 @@ describe('TokenFileWriter', () => {
       if (ended) throw new IssuerError('invalid_token', 'POST /v1/token: 401', { status: 401 });
       return good();
     });
-    const path = join(dir, 'token.jwt');
-    const writer = new TokenFileWriter({ path, mint, clock, isPermanent: isPermanentFailure });
+    const path = join(dir, '42.jwt');
+    const writer = new TokenFileWriter({
+      dir: tokenDir,
+      executionId: '42',
+      mint,
+      clock,
+      isPermanent: isPermanentFailure,
+    });
     await writer.start();
     ended = true;
     clock.advance(400_000);
@@ -127,13 +147,13 @@ describe('TokenFileWriter', () => {
   });
 
   it('stop clears the refresh and removes the file unless told to keep it', async () => {
-    const path = join(dir, 'token.jwt');
-    const writer = new TokenFileWriter({ path, mint: minter(), clock });
+    const path = join(dir, '42.jwt');
+    const writer = new TokenFileWriter({ dir: tokenDir, executionId: '42', mint: minter(), clock });
     await writer.start();
     await writer.stop({ keepFile: true });
     expect(clock.pending).toEqual([]);
     expect(await readFile(path, 'utf8')).toBe('t1');
-    const second = new TokenFileWriter({ path, mint: minter(), clock });
+    const second = new TokenFileWriter({ dir: tokenDir, executionId: '42', mint: minter(), clock });
     await second.start();
     await second.stop();
     await expect(stat(path)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -141,7 +161,8 @@ describe('TokenFileWriter', () => {
 
   it('propagates a failure of the first mint and schedules nothing', async () => {
     const writer = new TokenFileWriter({
-      path: join(dir, 'token.jwt'),
+      dir: tokenDir,
+      executionId: '42',
       mint: async () => {
         throw new IssuerError('unreachable', 'issuer unreachable');
       },
@@ -153,9 +174,10 @@ describe('TokenFileWriter', () => {
 
   it('refuses a refresh share outside (0, 1)', () => {
     for (const refreshAfter of [0, 1, 1.5]) {
-      expect(() => new TokenFileWriter({ path: 'x', mint: minter(), refreshAfter })).toThrow(
-        RangeError,
-      );
+      expect(
+        () =>
+          new TokenFileWriter({ dir: tokenDir, executionId: '42', mint: minter(), refreshAfter }),
+      ).toThrow(RangeError);
     }
   });
 });
@@ -195,5 +217,92 @@ describe('token file helpers', () => {
       service_account_impersonation_url:
         'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/n8n%40p.iam.gserviceaccount.com:generateAccessToken',
     });
+  });
+});
+
+describe('TokenDir (token files confined to the operator’s directory)', () => {
+  it('replaces a symlink planted under an execution’s name without touching its target, and removes only the link', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'wfid-victim-'));
+    try {
+      const victim = join(outside, 'config');
+      await writeFile(victim, 'encryption key');
+      await symlink(victim, join(dir, '42.jwt'));
+      await tokenDir.write('42', 'token-1');
+      expect(await readFile(victim, 'utf8')).toBe('encryption key');
+      expect((await lstat(join(dir, '42.jwt'))).isFile()).toBe(true);
+      expect(await readFile(join(dir, '42.jwt'), 'utf8')).toBe('token-1');
+
+      await symlink(victim, join(dir, '43.jwt'));
+      await tokenDir.remove('43');
+      expect(await readFile(victim, 'utf8')).toBe('encryption key');
+      await expect(lstat(join(dir, '43.jwt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses execution ids that are not plain names, creating nothing', async () => {
+    for (const id of ['../42', '/etc/passwd', '42/../../x', '..', '', '4 2', 'a'.repeat(65)]) {
+      await expect(tokenDir.write(id, 'x'), id).rejects.toThrow(/not a plain name/);
+    }
+    expect(await readdir(dir)).toEqual([]);
+    expect(await readdir(join(dir, '..'))).not.toContain('x');
+  });
+
+  it('one execution’s writer never touches another’s file', async () => {
+    const first = new TokenFileWriter({ dir: tokenDir, executionId: '42', mint: minter(), clock });
+    const second = new TokenFileWriter({ dir: tokenDir, executionId: '43', mint: minter(), clock });
+    await first.start();
+    await second.start();
+    await second.stop();
+    expect(await readFile(join(dir, '42.jwt'), 'utf8')).toBe('t1');
+    expect(await readdir(dir)).toEqual(['42.jwt']);
+    await first.stop();
+  });
+
+  it('refuses a directory that is a symlink, relative, missing, or swapped after the check', async () => {
+    const link = `${dir}-link`;
+    await symlink(dir, link);
+    try {
+      await expect(TokenDir.open(link, {})).rejects.toThrow(/not a symlink/);
+    } finally {
+      await rm(link, { force: true });
+    }
+    await expect(TokenDir.open('run/wfid', {})).rejects.toThrow(/absolute/);
+    await expect(TokenDir.open(join(dir, 'missing'), {})).rejects.toThrow(/does not exist/);
+
+    const swapped = await mkdtemp(join(tmpdir(), 'wfid-swap-'));
+    const elsewhere = await mkdtemp(join(tmpdir(), 'wfid-elsewhere-'));
+    try {
+      const checked = await TokenDir.open(swapped, {});
+      await rm(swapped, { recursive: true });
+      await symlink(elsewhere, swapped);
+      await expect(checked.write('42', 'x')).rejects.toThrow(/changed since/);
+      expect(await readdir(elsewhere)).toEqual([]);
+    } finally {
+      await rm(swapped, { recursive: true, force: true });
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it('honours N8N_RESTRICT_FILE_ACCESS_TO and N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES', async () => {
+    await expect(
+      TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: '/nowhere;/srv/files' }),
+    ).rejects.toThrow(/outside N8N_RESTRICT_FILE_ACCESS_TO/);
+    await expect(
+      TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: `/nowhere; ${join(dir, '..')}` }),
+    ).resolves.toBeInstanceOf(TokenDir);
+
+    const n8nFolder = join(dir, '.n8n');
+    await mkdir(n8nFolder);
+    await expect(TokenDir.open(n8nFolder, { N8N_USER_FOLDER: dir })).rejects.toThrow(
+      /N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES/,
+    );
+    await expect(
+      TokenDir.open(n8nFolder, {
+        N8N_USER_FOLDER: dir,
+        N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES: 'false',
+      }),
+    ).resolves.toBeInstanceOf(TokenDir);
   });
 });

@@ -29,6 +29,8 @@ export interface RunningN8n {
   logs(): string;
   /** Runs an n8n CLI command against the same user folder and database. */
   cli(...args: string[]): Promise<string>;
+  /** The same, with extra environment for that command only. */
+  cliWith(extraEnv: Record<string, string>, ...args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -115,21 +117,26 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
     N8N_CUSTOM_EXTENSIONS: join(INTEGRATION, 'dist'),
     ...options.env,
   };
+  // The task runner broker listens too: its own free port for the server and for each CLI run
+  // (`n8n execute` starts a broker while the server runs).
+  env.N8N_RUNNERS_BROKER_PORT ??= String(await freePort());
   let output = '';
-  const cli = async (...args: string[]) => {
+  const cliWith = async (extraEnv: Record<string, string>, ...args: string[]) => {
     try {
       const { stdout, stderr } = await run(N8N_NODE, [N8N_BIN, ...args], {
-        env,
+        env: { ...env, N8N_RUNNERS_BROKER_PORT: String(await freePort()), ...extraEnv },
         cwd: userFolder,
         timeout: 180_000,
       });
-      output += stdout + stderr;
+      // stdout is the command's result (`n8n execute` prints the run data): returned, not logged.
+      output += stderr;
       return stdout;
     } catch (error) {
       const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
       throw new Error(`n8n ${args.join(' ')} failed:\n${stdout}\n${stderr}`);
     }
   };
+  const cli = (...args: string[]) => cliWith({}, ...args);
   await options.prepare?.(cli);
 
   const child: ChildProcess = spawn(N8N_NODE, [N8N_BIN, 'start'], {
@@ -146,6 +153,7 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
     userFolder,
     logs: () => output,
     cli,
+    cliWith,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { flag } from './identity/policy.js';
 
 /** How the hooks file reaches the issuer and what it adds to each registration. */
 export interface HooksConfig {
@@ -9,15 +10,19 @@ export interface HooksConfig {
   maxDurationS?: number;
   /** Start the issuer inside n8n (single-instance installs). */
   inProcess: boolean;
-  /** Keep `<dir>/<execution id>.jwt` fresh for SDKs, for this audience. */
-  tokenFile?: { dir: string; audience: string; lifetimeS?: number };
+  /**
+   * The only directory token files are written to (`<dir>/<execution id>.jwt`). With an
+   * audience the hooks keep every execution's file fresh; without one only the node's
+   * "Token File" option writes there.
+   */
+  tokenFile?: { dir: string; audience?: string; lifetimeS?: number };
 }
 
 /**
  * Reads the hooks' settings from the n8n process environment:
  * WFID_ISSUER_URL, WFID_ENGINE_TOKEN or WFID_ENGINE_TOKEN_FILE, WFID_N8N_ENVIRONMENT,
- * WFID_N8N_MAX_DURATION_S, WFID_IN_PROCESS, WFID_TOKEN_FILE_DIR + WFID_TOKEN_FILE_AUDIENCE
- * (+ WFID_TOKEN_FILE_LIFETIME_S). Errors name the variable, never its value.
+ * WFID_N8N_MAX_DURATION_S, WFID_IN_PROCESS, WFID_TOKEN_FILE_DIR (+ WFID_TOKEN_FILE_AUDIENCE,
+ * WFID_TOKEN_FILE_LIFETIME_S). Errors name the variable, never its value.
  */
 export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksConfig {
   const config: HooksConfig = {
@@ -36,13 +41,36 @@ export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksC
   }
   const dir = env.WFID_TOKEN_FILE_DIR;
   const audience = env.WFID_TOKEN_FILE_AUDIENCE;
-  if (dir || audience) {
-    if (!dir || !audience) {
-      throw new Error('WFID_TOKEN_FILE_DIR and WFID_TOKEN_FILE_AUDIENCE must be set together');
-    }
-    config.tokenFile = { dir, audience, lifetimeS: positiveInt(env, 'WFID_TOKEN_FILE_LIFETIME_S') };
+  if (audience && !dir) throw new Error('WFID_TOKEN_FILE_AUDIENCE needs WFID_TOKEN_FILE_DIR');
+  if (dir) {
+    config.tokenFile = {
+      dir,
+      audience: audience || undefined,
+      lifetimeS: positiveInt(env, 'WFID_TOKEN_FILE_LIFETIME_S'),
+    };
   }
   return config;
+}
+
+/** What the node reads from the n8n process environment (the operator's, not a workflow's). */
+export interface NodeSettings {
+  /** WFID_TOKEN_FILE_DIR: where the "Token File" option writes; unset = the option is refused. */
+  tokenFileDir?: string;
+  /** Deadline of executions the node registers itself (no hooks file): WFID_N8N_NODE_MAX_DURATION_S, default 900. */
+  nodeMaxDurationS: number;
+  /** WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT=true lets "Include Request Credentials" put the request token in item data. */
+  requestCredentialsInOutput: boolean;
+}
+
+export const DEFAULT_NODE_MAX_DURATION_S = 900;
+
+export function nodeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeSettings {
+  return {
+    tokenFileDir: env.WFID_TOKEN_FILE_DIR || undefined,
+    nodeMaxDurationS:
+      positiveInt(env, 'WFID_N8N_NODE_MAX_DURATION_S') ?? DEFAULT_NODE_MAX_DURATION_S,
+    requestCredentialsInOutput: flag(env, 'WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT'),
+  };
 }
 
 function engineToken(env: NodeJS.ProcessEnv): string | undefined {
@@ -63,11 +91,4 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   if (!Number.isInteger(value) || value <= 0)
     throw new Error(`${name}: expected a positive integer`);
   return value;
-}
-
-function flag(env: NodeJS.ProcessEnv, name: string): boolean {
-  const raw = (env[name] ?? '').toLowerCase();
-  if (['', '0', 'false', 'no', 'off'].includes(raw)) return false;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  throw new Error(`${name}: expected true or false`);
 }

@@ -7,12 +7,20 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 import { IssuerError } from '../../src/client/issuer-error.js';
+import { IdentityRefused } from '../../src/identity/resolve.js';
+import type { StoredNode } from '../../src/identity/workflow-digest.js';
 import { obtainToken, type TokenRequest } from '../../src/node/obtain-token.js';
 
+interface RunningWorkflow {
+  nodes: Record<string, StoredNode>;
+  connectionsBySourceNode: unknown;
+}
+
 /**
- * Returns an identity token for the execution it runs in. The ids (execution, workflow,
- * instance, mode) come from n8n's execution context, never from parameters, so a workflow
- * cannot ask for another workflow's token.
+ * Returns an identity token for the execution it runs in. The execution's identity is
+ * proven from n8n's stored workflows (the running code must be the stored code), never
+ * taken from parameters or from a workflow's JSON, so a workflow cannot ask for another
+ * workflow's token.
  */
 export class WorkflowIdentityToken implements INodeType {
   description: INodeTypeDescription = {
@@ -62,12 +70,11 @@ export class WorkflowIdentityToken implements INodeType {
         options: [
           {
             displayName: 'Token File',
-            name: 'tokenFile',
-            type: 'string',
-            default: '',
-            placeholder: '/run/wfid/aws-token',
+            name: 'writeTokenFile',
+            type: 'boolean',
+            default: false,
             description:
-              'Also write the token to this file and keep it fresh until the execution ends (AWS_WEB_IDENTITY_TOKEN_FILE, Google credential_source.file). {execution_id} is replaced.',
+              'Whether to also keep <WFID_TOKEN_FILE_DIR>/<execution id>.jwt fresh with this token until the execution ends (AWS_WEB_IDENTITY_TOKEN_FILE, Google credential_source.file). The directory is set by the n8n operator; the path is returned in <field>_file.',
           },
           {
             displayName: 'Include Request Credentials',
@@ -75,7 +82,7 @@ export class WorkflowIdentityToken implements INodeType {
             type: 'boolean',
             default: false,
             description:
-              'Whether to add WORKFLOW_ID_TOKEN_REQUEST_URL and WORKFLOW_ID_TOKEN_REQUEST_TOKEN (valid only while this execution runs) for scripts that mint their own tokens',
+              'Whether to add WORKFLOW_ID_TOKEN_REQUEST_URL and WORKFLOW_ID_TOKEN_REQUEST_TOKEN (valid only while this execution runs) for scripts that mint their own tokens. Refused unless the operator sets WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT=true: they are saved in execution data.',
           },
         ],
       },
@@ -86,10 +93,16 @@ export class WorkflowIdentityToken implements INodeType {
     const items = this.getInputData();
     const inputs = items.length > 0 ? items : [{ json: {} }];
     const workflow = this.getWorkflow();
+    // The running code as n8n holds it (the context's Workflow; not public API, so checked):
+    // without it nothing matches a stored workflow and the node is refused.
+    const running = (this as unknown as { workflow?: Partial<RunningWorkflow> }).workflow;
     const facts = {
       executionId: this.getExecutionId(),
-      workflowId: workflow.id,
-      workflowName: workflow.name,
+      workflowId: workflow.id === undefined ? undefined : String(workflow.id),
+      code: {
+        nodes: Object.values(running?.nodes ?? {}),
+        connections: running?.connectionsBySourceNode ?? {},
+      },
       mode: this.getMode?.(),
       instanceId: this.getInstanceId(),
     };
@@ -103,7 +116,8 @@ export class WorkflowIdentityToken implements INodeType {
       const request: TokenRequest = {
         audience: this.getNodeParameter('audience', index) as string,
         lifetimeS: (this.getNodeParameter('lifetime', index, 0) as number) || undefined,
-        tokenFile: (options.tokenFile as string) || undefined,
+        tokenFile: options.writeTokenFile === true,
+        includeRequest: options.includeRequest === true,
       };
       const field = this.getNodeParameter('field', index, 'token') as string;
       try {
@@ -114,9 +128,9 @@ export class WorkflowIdentityToken implements INodeType {
           [`${field}_expires_at`]: result.expiresAt,
         };
         if (result.tokenFile) json[`${field}_file`] = result.tokenFile;
-        if (options.includeRequest) {
-          json.WORKFLOW_ID_TOKEN_REQUEST_URL = result.requestUrl;
-          json.WORKFLOW_ID_TOKEN_REQUEST_TOKEN = result.requestToken;
+        if (result.request) {
+          json.WORKFLOW_ID_TOKEN_REQUEST_URL = result.request.url;
+          json.WORKFLOW_ID_TOKEN_REQUEST_TOKEN = result.request.token;
         }
         output.push({ json, pairedItem: { item: index } });
       } catch (error) {
@@ -127,7 +141,12 @@ export class WorkflowIdentityToken implements INodeType {
         }
         throw new NodeOperationError(this.getNode(), message, {
           itemIndex: index,
-          description: error instanceof IssuerError ? `issuer error: ${error.code}` : undefined,
+          description:
+            error instanceof IssuerError
+              ? `issuer error: ${error.code}`
+              : error instanceof IdentityRefused
+                ? `no identity: ${error.code}`
+                : undefined,
         });
       }
     }

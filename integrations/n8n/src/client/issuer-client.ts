@@ -13,6 +13,14 @@ export interface RegisterExecution {
   environment?: string;
   /** The engine instance that runs the execution (n8n instance id). */
   instance?: string;
+  /** SHA-256 of the canonical code that runs (docs/n8n.md). */
+  workflow_digest?: string;
+  /** True only for a published version run in a production mode. */
+  published?: boolean;
+  parent_execution_id?: string;
+  parent_workflow_id?: string;
+  root_execution_id?: string;
+  root_workflow_id?: string;
   claims?: Record<string, string | number | boolean | string[]>;
   max_duration_s?: number;
 }

@@ -1,3 +1,5 @@
+import type { IdentityRefused, LocalRun, ResolvedIdentity } from '../identity/resolve.js';
+
 /** Something that lives as long as one execution and is stopped when it ends (token files). */
 export interface ExecutionResource {
   stop(): Promise<void>;
@@ -5,15 +7,22 @@ export interface ExecutionResource {
 
 /** What this n8n process knows about one of its running executions. */
 export interface LocalExecution {
-  requestUrl: string;
-  requestToken: string;
+  /** What runs, for the sub-executions it starts (set by the hooks). */
+  run?: LocalRun;
+  /** Who the hooks found it to be, or why it gets no token. */
+  identity?: ResolvedIdentity;
+  refusal?: IdentityRefused;
+  /** Set once the issuer registered it. */
+  requestUrl?: string;
+  requestToken?: string;
   resources: Set<ExecutionResource>;
 }
 
 const KEY = Symbol.for('workflow-identity.n8n.local-executions');
+const HOOKS_KEY = Symbol.for('workflow-identity.n8n.hooks-loaded');
 
 /**
- * The executions this process registered, keyed by n8n execution id. The hooks file fills
+ * The executions this process saw start, keyed by n8n execution id. The hooks file fills
  * it when an execution starts; the node reads the request token from it, so a workflow
  * needs no engine credential when the hooks file runs in the same process (main, or the
  * worker in queue mode). n8n may load the hooks file and the node from different copies of
@@ -23,6 +32,15 @@ export function localExecutions(): Map<string, LocalExecution> {
   const holder = globalThis as { [KEY]?: Map<string, LocalExecution> };
   holder[KEY] ??= new Map();
   return holder[KEY];
+}
+
+/** Marks that the hooks file watches executions in this process (then it alone decides identity). */
+export function markHooksLoaded(): void {
+  (globalThis as { [HOOKS_KEY]?: boolean })[HOOKS_KEY] = true;
+}
+
+export function hooksLoaded(): boolean {
+  return (globalThis as { [HOOKS_KEY]?: boolean })[HOOKS_KEY] === true;
 }
 
 /** Ties a resource to an execution; returns false when the execution is not known here. */

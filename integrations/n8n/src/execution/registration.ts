@@ -1,13 +1,9 @@
 import type { RegisterExecution } from '../client/issuer-client.js';
+import type { ResolvedIdentity } from '../identity/resolve.js';
 
-/** What n8n knows about an execution, from a hook or from a node's execution context. */
+/** What n8n itself says about an execution (never the workflow's identity: see ResolvedIdentity). */
 export interface N8nExecutionFacts {
   executionId: string;
-  workflowId?: string;
-  workflowName?: string;
-  /** n8n's workflow `versionId` (changes on every save). */
-  workflowVersion?: string;
-  projectId?: string;
   mode?: string;
   /** Type of the node that started the execution (`n8n-nodes-base.webhook`). */
   trigger?: string;
@@ -21,34 +17,38 @@ export interface RegistrationDefaults {
 }
 
 /**
- * The registration body for an n8n execution. Ids come only from n8n's own execution
- * context; the issuer keeps the first registration of an execution, so the hooks file
- * (which knows more, e.g. the version) and the node send compatible bodies.
+ * The registration body for an n8n execution. The workflow's identity comes only from
+ * resolveIdentity (stored code in n8n's database), the ids from n8n's own execution context.
+ * `mode` is the root execution's mode, so a manual parent's sub-workflow is visibly manual.
  */
 export function registrationFor(
   facts: N8nExecutionFacts,
+  identity: ResolvedIdentity,
   defaults: RegistrationDefaults = {},
 ): RegisterExecution {
   if (!facts.executionId) throw new TypeError('registration: the execution has no id yet');
-  // A workflow that was never saved has no id; the issuer needs one to name the subject.
-  if (!facts.workflowId)
-    throw new TypeError('registration: the workflow has no id (save it first)');
   const body: RegisterExecution = {
     execution_id: String(facts.executionId),
-    workflow_id: String(facts.workflowId),
+    workflow_id: identity.workflowId,
+    workflow_digest: identity.digest,
+    published: identity.published,
+    root_execution_id: identity.rootExecutionId,
   };
   const optional: Array<[keyof RegisterExecution, string | undefined]> = [
-    ['workflow_name', facts.workflowName],
-    ['workflow_version', facts.workflowVersion],
-    ['project_id', facts.projectId],
-    ['mode', facts.mode],
+    ['workflow_name', identity.workflowName],
+    ['workflow_version', identity.workflowVersion],
+    ['project_id', identity.projectId],
+    ['mode', identity.rootMode ?? facts.mode],
     ['trigger', facts.trigger],
     ['instance', facts.instanceId],
     ['environment', defaults.environment],
+    ['parent_execution_id', identity.parentExecutionId],
+    ['parent_workflow_id', identity.parentWorkflowId],
+    ['root_workflow_id', identity.rootWorkflowId],
   ];
   for (const [name, value] of optional) {
     // The issuer accepts 1..256 characters; a longer workflow name is cut, not refused.
-    if (value) (body as unknown as Record<string, string>)[name] = value.slice(0, 256);
+    if (value) (body as unknown as Record<string, unknown>)[name] = value.slice(0, 256);
   }
   if (defaults.maxDurationS) body.max_duration_s = defaults.maxDurationS;
   return body;

@@ -1,9 +1,11 @@
 /**
  * The n8n external hooks file (EXTERNAL_HOOK_FILES=<package>/dist/src/hooks/index.js).
  *
- * - At the start of every execution (and when a waiting execution resumes) it registers the
- *   execution with the issuer and keeps its request token in process memory for the
- *   Workflow Identity Token node.
+ * - At the start of every execution (and when a waiting execution resumes) it finds out
+ *   who the execution is from n8n's stored workflows (resolveIdentity: the running code must
+ *   be the stored code), registers it with the issuer and keeps its request token in
+ *   process memory for the Workflow Identity Token node. Code that is not stored (inline
+ *   sub-workflows, edits) is not registered and gets no token.
  * - In `workflow.postExecute` it ends the execution with its final status, so its tokens
  *   stop introspecting as active and its request token stops minting.
  * - In `n8n.ready` it can start the issuer inside n8n (WFID_IN_PROCESS=true).
@@ -13,19 +15,30 @@
 import { IssuerClient } from '../client/issuer-client.js';
 import { hooksConfigFromEnv } from '../config.js';
 import type { N8nRunOutcome } from '../execution/end-status.js';
+import { markHooksLoaded } from '../execution/local-executions.js';
+import { identityPolicyFromEnv } from '../identity/policy.js';
+import { n8nWorkflowStore } from '../identity/stored-workflows.js';
 import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
 import { startInProcessIssuer } from './in-process.js';
 import { n8nLogger, onExecutionStart } from './n8n-internals.js';
 
 const config = hooksConfigFromEnv();
+const policy = identityPolicyFromEnv();
 const logger: HooksLogger = n8nLogger() ?? {
   info: (message, meta) => console.log(message, meta ?? ''),
   warn: (message, meta) => console.warn(message, meta ?? ''),
 };
 
-let lifecycle: ExecutionLifecycle | undefined;
+// Without an issuer the hooks still decide identity (the node registers with its credential).
+let lifecycle = new ExecutionLifecycle(undefined, config, logger, n8nWorkflowStore(), policy);
 function connect(url: string, engineToken: string): void {
-  lifecycle = new ExecutionLifecycle(new IssuerClient({ url, engineToken }), config, logger);
+  lifecycle = new ExecutionLifecycle(
+    new IssuerClient({ url, engineToken }),
+    config,
+    logger,
+    n8nWorkflowStore(),
+    policy,
+  );
   logger.info('workflow-identity: registering n8n executions', { issuer: url });
 }
 
@@ -37,9 +50,13 @@ if (config.issuerUrl && config.engineToken && !config.inProcess) {
   );
 }
 
-const listening = onExecutionStart(async (facts) => {
-  await lifecycle?.started(facts);
-});
+const listening = onExecutionStart(
+  async (facts) => {
+    await lifecycle.started(facts);
+  },
+  (executionId, nodeName) => lifecycle.nodeStarted(executionId, nodeName),
+);
+if (listening) markHooksLoaded();
 if (!listening) {
   logger.warn(
     'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential)',
@@ -67,7 +84,7 @@ const hooks = {
         executionId: string | undefined,
       ): Promise<void> {
         if (executionId === undefined || executionId === null) return;
-        await lifecycle?.ended(String(executionId), run);
+        await lifecycle.ended(String(executionId), run);
       },
     ],
   },

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import type { N8nExecutionFacts } from '../execution/registration.js';
+import type { RunningFacts } from '../identity/resolve.js';
+import type { StoredNode } from '../identity/workflow-digest.js';
 
 /**
  * n8n's external hooks do not give the execution id at the start of an execution
@@ -13,10 +15,13 @@ import type { N8nExecutionFacts } from '../execution/registration.js';
  */
 
 interface LifecycleContext {
-  workflow?: { id?: string; name?: string; versionId?: string };
+  workflow?: { id?: string; nodes?: StoredNode[]; connections?: unknown };
   mode?: string;
   executionId?: string;
+  nodeName?: string;
   executionData?: {
+    /** Set by n8n's executeWorkflow for sub-executions (not by the workflow's JSON). */
+    parentExecution?: { executionId?: string };
     executionData?: { nodeExecutionStack?: Array<{ node?: { type?: string } }> };
   };
 }
@@ -53,13 +58,14 @@ function loadN8nModules(): N8nModules | undefined {
   }
 }
 
-export type StartListener = (facts: N8nExecutionFacts) => Promise<void>;
+export type StartListener = (facts: N8nExecutionFacts & RunningFacts) => Promise<void>;
+export type NodeListener = (executionId: string, nodeName: string) => void;
 
 /**
- * Calls `listener` at the start (and resumption) of every execution of this process.
- * Returns false when this n8n does not offer lifecycle handlers.
+ * Calls `listener` at the start (and resumption) of every execution of this process, and
+ * `onNode` before each node runs. Returns false when this n8n does not offer lifecycle handlers.
  */
-export function onExecutionStart(listener: StartListener): boolean {
+export function onExecutionStart(listener: StartListener, onNode: NodeListener): boolean {
   const modules = loadN8nModules();
   if (!modules) return false;
   const metadata = modules.Container.get(modules.LifecycleMetadata) as {
@@ -78,15 +84,25 @@ export function onExecutionStart(listener: StartListener): boolean {
   class WorkflowIdentityLifecycle {
     async start(context: LifecycleContext): Promise<void> {
       if (!context.executionId) return;
+      const parent = context.executionData?.parentExecution?.executionId;
       await listener({
         executionId: String(context.executionId),
-        workflowId: context.workflow?.id,
-        workflowName: context.workflow?.name,
-        workflowVersion: context.workflow?.versionId,
+        workflowId: context.workflow?.id === undefined ? undefined : String(context.workflow.id),
+        code: {
+          nodes: context.workflow?.nodes ?? [],
+          connections: context.workflow?.connections ?? {},
+        },
+        parentExecutionId: parent === undefined ? undefined : String(parent),
         mode: context.mode,
         trigger: context.executionData?.executionData?.nodeExecutionStack?.[0]?.node?.type,
         instanceId: instanceId(),
       });
+    }
+
+    async node(context: LifecycleContext): Promise<void> {
+      if (context.executionId && context.nodeName) {
+        onNode(String(context.executionId), context.nodeName);
+      }
     }
   }
   // Registered as an instance: n8n's container only builds classes decorated with @Service.
@@ -94,6 +110,11 @@ export function onExecutionStart(listener: StartListener): boolean {
   for (const eventName of ['workflowExecuteBefore', 'workflowExecuteResume']) {
     metadata.register({ handlerClass: WorkflowIdentityLifecycle, methodName: 'start', eventName });
   }
+  metadata.register({
+    handlerClass: WorkflowIdentityLifecycle,
+    methodName: 'node',
+    eventName: 'nodeExecuteBefore',
+  });
   return true;
 }
 

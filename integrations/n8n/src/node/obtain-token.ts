@@ -1,22 +1,27 @@
 import { IssuerClient, mintToken } from '../client/issuer-client.js';
-import { isPermanentFailure } from '../client/issuer-error.js';
-import { attachToExecution, localExecutions } from '../execution/local-executions.js';
+import { nodeSettingsFromEnv } from '../config.js';
+import { localExecutions } from '../execution/local-executions.js';
 import { type N8nExecutionFacts, registrationFor } from '../execution/registration.js';
-import { expiresAtToMs, type FileToken, TokenFileWriter } from '../token-file/token-file-writer.js';
+import { audienceAllowed, type IdentityPolicy, identityPolicyFromEnv } from '../identity/policy.js';
+import { type ResolvedIdentity, type RunningFacts, resolveIdentity } from '../identity/resolve.js';
+import { n8nWorkflowStore } from '../identity/stored-workflows.js';
+import { keepExecutionTokenFile } from '../token-file/execution-token-file.js';
+import { expiresAtToMs, type FileToken } from '../token-file/token-file-writer.js';
 
 export interface TokenRequest {
   audience: string;
   lifetimeS?: number;
-  /** Keep this file fresh until the execution ends; `{execution_id}` is replaced. */
-  tokenFile?: string;
+  /** Keep `<WFID_TOKEN_FILE_DIR>/<execution id>.jwt` fresh until the execution ends. */
+  tokenFile?: boolean;
+  /** Return the request URL and token too (needs WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT=true). */
+  includeRequest?: boolean;
 }
 
 export interface ObtainedToken {
   token: string;
   /** ISO 8601. */
   expiresAt: string;
-  requestUrl: string;
-  requestToken: string;
+  request?: { url: string; token: string };
   tokenFile?: string;
 }
 
@@ -26,18 +31,48 @@ export interface EngineCredential {
 }
 
 /**
- * A token for the execution described by `facts` (taken from n8n's execution context).
- * The request token comes from the hooks file when it registered this execution in this
- * process; otherwise the node registers the execution itself with the engine credential
- * (idempotent on the issuer, so it does not matter who registers first).
+ * A token for the execution described by `facts` (n8n's execution context). The request
+ * token comes from the hooks file when it registered this execution in this process;
+ * otherwise the node registers the execution itself with the engine credential, under the
+ * identity the hooks found or, without the hooks file, one found here the same way
+ * (resolveIdentity), with a short deadline since nothing will end it.
  */
 export async function obtainToken(
-  facts: N8nExecutionFacts,
+  facts: N8nExecutionFacts & RunningFacts,
   request: TokenRequest,
   credential?: EngineCredential,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ObtainedToken> {
   if (!request.audience) throw new TypeError('Audience is required');
-  const access = await requestAccess(facts, credential);
+  const settings = nodeSettingsFromEnv(env);
+  const policy = identityPolicyFromEnv(env);
+  if (request.includeRequest && !settings.requestCredentialsInOutput) {
+    throw new Error(
+      'Include Request Credentials is off in this n8n: the request token would be saved in execution data (the operator enables it with WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT=true)',
+    );
+  }
+  if (request.tokenFile && !settings.tokenFileDir) {
+    throw new Error(
+      'Token File needs the operator to set WFID_TOKEN_FILE_DIR in n8n’s environment',
+    );
+  }
+  const { identity, access } = await requestAccess(
+    facts,
+    credential,
+    settings.nodeMaxDurationS,
+    policy,
+  );
+  if (!audienceAllowed(policy, identity?.projectId, request.audience)) {
+    throw new Error(
+      `workflow-identity: audience ${JSON.stringify(request.audience)} is not allowed for this workflow’s project (WFID_N8N_PROJECT_AUDIENCES)`,
+    );
+  }
+  if (request.includeRequest && policy.projectAudiences) {
+    // A request token mints for any audience: it would step around the allowlist.
+    throw new Error(
+      'Include Request Credentials is refused while WFID_N8N_PROJECT_AUDIENCES is set (a request token mints for any audience)',
+    );
+  }
   const mint = async (): Promise<FileToken & { expiresAt: string }> => {
     const minted = await mintToken({
       ...access,
@@ -48,61 +83,58 @@ export async function obtainToken(
     return { value: minted.value, expiresAtMs, expiresAt: new Date(expiresAtMs).toISOString() };
   };
   const first = await mint();
-  const result: ObtainedToken = { token: first.value, expiresAt: first.expiresAt, ...access };
+  const result: ObtainedToken = { token: first.value, expiresAt: first.expiresAt };
+  if (request.includeRequest)
+    result.request = { url: access.requestUrl, token: access.requestToken };
   if (request.tokenFile) {
-    result.tokenFile = request.tokenFile.replaceAll('{execution_id}', facts.executionId);
-    await keepTokenFile(facts.executionId, result.tokenFile, first, mint);
+    result.tokenFile = await keepExecutionTokenFile({
+      dir: settings.tokenFileDir!,
+      executionId: facts.executionId,
+      mint,
+      first,
+    });
   }
   return result;
 }
 
 async function requestAccess(
-  facts: N8nExecutionFacts,
-  credential?: EngineCredential,
-): Promise<{ requestUrl: string; requestToken: string }> {
+  facts: N8nExecutionFacts & RunningFacts,
+  credential: EngineCredential | undefined,
+  nodeMaxDurationS: number,
+  policy: IdentityPolicy,
+): Promise<{ identity?: ResolvedIdentity; access: { requestUrl: string; requestToken: string } }> {
   const local = localExecutions().get(facts.executionId);
-  if (local) return { requestUrl: local.requestUrl, requestToken: local.requestToken };
+  if (local?.refusal) throw local.refusal;
+  if (local?.requestUrl && local.requestToken) {
+    return {
+      identity: local.identity,
+      access: { requestUrl: local.requestUrl, requestToken: local.requestToken },
+    };
+  }
   if (!credential?.issuerUrl || !credential.engineToken) {
     throw new Error(
       'No request token for this execution: run n8n with the workflow-identity hooks file (EXTERNAL_HOOK_FILES) or select a Workflow Identity Issuer credential',
     );
   }
+  // The hooks' identity when they ran here; else found here (a sub-execution's caller is
+  // unknown to the node, so it is refused rather than guessed).
+  const identity =
+    local?.identity ??
+    (await resolveIdentity(
+      facts,
+      n8nWorkflowStore(),
+      policy,
+      facts.mode === 'integrated' ? null : undefined,
+    ));
   const issuer = new IssuerClient({
     url: credential.issuerUrl,
     engineToken: credential.engineToken,
   });
-  const registered = await issuer.register(registrationFor(facts));
-  return { requestUrl: registered.request_url, requestToken: registered.request_token };
-}
-
-/** One writer per file in this process: a later node run for the same file takes over. */
-const writers = new Map<string, TokenFileWriter>();
-
-async function keepTokenFile(
-  executionId: string,
-  path: string,
-  first: FileToken,
-  mint: () => Promise<FileToken>,
-): Promise<void> {
-  await writers.get(path)?.stop({ keepFile: true });
-  let pending: FileToken | undefined = first;
-  const writer = new TokenFileWriter({
-    path,
-    // The token the node returns is also the file's first token: one mint, not two.
-    mint: async () => {
-      const token = pending ?? (await mint());
-      pending = undefined;
-      return token;
-    },
-    // The request token dies with the execution: then the file goes too.
-    isPermanent: isPermanentFailure,
-  });
-  writers.set(path, writer);
-  await writer.start();
-  attachToExecution(executionId, {
-    stop: async () => {
-      if (writers.get(path) === writer) writers.delete(path);
-      await writer.stop();
-    },
-  });
+  const registered = await issuer.register(
+    registrationFor(facts, identity, { maxDurationS: nodeMaxDurationS }),
+  );
+  return {
+    identity,
+    access: { requestUrl: registered.request_url, requestToken: registered.request_token },
+  };
 }

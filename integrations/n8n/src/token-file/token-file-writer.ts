@@ -1,6 +1,5 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { type Clock, systemClock } from './clock.js';
+import type { TokenDir } from './token-dir.js';
 
 /** A token and the instant (epoch ms) it stops being valid. */
 export interface FileToken {
@@ -9,8 +8,10 @@ export interface FileToken {
 }
 
 export interface TokenFileWriterOptions {
-  /** Where the SDK reads the token (AWS_WEB_IDENTITY_TOKEN_FILE, credential_source.file). */
-  path: string;
+  /** The operator's token directory (WFID_TOKEN_FILE_DIR). */
+  dir: TokenDir;
+  /** The file is `<dir>/<execution id>.jwt`: named by n8n's execution id alone. */
+  executionId: string;
   /** Gets a fresh token; called at start and before each expiry. */
   mint: () => Promise<FileToken>;
   /**
@@ -31,11 +32,12 @@ const MAX_RETRY_MS = 30_000;
 /**
  * Keeps a file holding a valid identity token for as long as it runs, for SDKs that read
  * web identity tokens from files (AWS SDKs, Google external-account credentials).
- * The file is replaced atomically (write + rename, mode 0600), so a reader never sees half
- * a token.
+ * The file is replaced atomically (write + rename, mode 0600, TokenDir), so a reader never
+ * sees half a token.
  *
  * @example
- * const writer = new TokenFileWriter({ path: '/run/wfid/42.jwt', mint: () => mintFor('sts.amazonaws.com') });
+ * const dir = await TokenDir.open('/run/wfid');
+ * const writer = new TokenFileWriter({ dir, executionId: '42', mint: () => mintFor('sts.amazonaws.com') });
  * await writer.start();       // first token written before the workflow goes on
  * await writer.stop();        // at the end of the execution: timer cleared, file removed
  */
@@ -53,7 +55,7 @@ export class TokenFileWriter {
     if (!(refreshAfter > 0 && refreshAfter < 1)) {
       throw new RangeError('TokenFileWriter: refreshAfter must be between 0 and 1');
     }
-    this.path = options.path;
+    this.path = options.dir.fileFor(options.executionId);
     this.#options = { ...options, refreshAfter };
     this.#clock = options.clock ?? systemClock;
   }
@@ -77,13 +79,13 @@ export class TokenFileWriter {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (!options.keepFile) await rm(this.path, { force: true });
+    if (!options.keepFile) await this.#options.dir.remove(this.#options.executionId);
   }
 
   async #refresh(): Promise<void> {
     const token = await this.#options.mint();
     if (this.#stopped) return;
-    await writeAtomically(this.path, token.value);
+    await this.#options.dir.write(this.#options.executionId, token.value);
     this.#current = token;
     this.#failures = 0;
     const remaining = token.expiresAtMs - this.#clock.now();
@@ -112,13 +114,6 @@ export class TokenFileWriter {
       this.#schedule(Math.min(backoff, MAX_RETRY_MS));
     }
   }
-}
-
-async function writeAtomically(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, content, { mode: 0o600 });
-  await rename(temporary, path);
 }
 
 /** The issuer answers `expires_at` in epoch seconds (JWT `exp`); accept an ISO string too. */

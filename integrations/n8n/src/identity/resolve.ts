@@ -1,0 +1,205 @@
+import type { IdentityPolicy } from './policy.js';
+import type { WorkflowStore } from './stored-workflows.js';
+import type { StoredNode, WorkflowCode } from './workflow-digest.js';
+import { workflowDigest } from './workflow-digest.js';
+
+/** What n8n hands the hooks (or the node) about an execution that starts. */
+export interface RunningFacts {
+  executionId: string;
+  mode?: string;
+  /** The id n8n's context carries. Not trusted: an inline sub-workflow's JSON sets it. */
+  workflowId?: string;
+  /** The nodes and connections that actually run. */
+  code: WorkflowCode;
+  /** n8n's parentExecution of a sub-execution (set by n8n, not by the workflow author). */
+  parentExecutionId?: string;
+}
+
+/** An execution this process saw start: what ran and who it was found to be. */
+export interface LocalRun {
+  executionId: string;
+  code: WorkflowCode;
+  rootMode?: string;
+  rootExecutionId: string;
+  /** Only when the root execution's identity was proven from stored code. */
+  rootWorkflowId?: string;
+  /** The workflow id registered for this execution, if any. */
+  workflowId?: string;
+  /** The node running now (n8n runs one node at a time per execution). */
+  currentNode?: string;
+}
+
+/** The identity the issuer registers: every field proven here, none read from the workflow's JSON. */
+export interface ResolvedIdentity {
+  workflowId: string;
+  workflowName?: string;
+  workflowVersion?: string;
+  projectId?: string;
+  digest: string;
+  published: boolean;
+  /** True: `workflowId` is a stored workflow whose code is what runs. False: caller-derived. */
+  stored: boolean;
+  rootMode?: string;
+  rootExecutionId: string;
+  rootWorkflowId?: string;
+  parentExecutionId?: string;
+  parentWorkflowId?: string;
+}
+
+export type RefusalCode =
+  | 'ERR_N8N_NOT_STORED_CODE'
+  | 'ERR_N8N_UNKNOWN_CALLER'
+  | 'ERR_N8N_MANUAL_REFUSED'
+  | 'ERR_N8N_UNPUBLISHED_REFUSED'
+  | 'ERR_N8N_NO_STORE';
+
+/** No token for this execution; the message names the rule and how an operator changes it. */
+export class IdentityRefused extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+  ) {
+    super(`workflow-identity (${code}): ${message}`);
+    this.name = 'IdentityRefused';
+  }
+}
+
+/** Modes n8n runs from the saved draft (isManualOrChatExecution, and `n8n execute`). */
+const DRAFT_MODES = new Set(['manual', 'chat', 'cli']);
+
+/**
+ * Who an execution is. A workflow id is asserted only when the code that runs equals that
+ * workflow's stored code in n8n's database: the published version for production runs, the
+ * draft when the root execution runs drafts (then `published: false`). Inline, URL and file
+ * sub-workflows, and any mismatch, never carry the id written in their JSON.
+ *
+ * `parent` is the caller's LocalRun for a sub-execution (undefined when not a sub-execution,
+ * null when n8n names a parent this process never saw).
+ */
+export async function resolveIdentity(
+  facts: RunningFacts,
+  store: WorkflowStore | undefined,
+  policy: IdentityPolicy,
+  parent?: LocalRun | null,
+): Promise<ResolvedIdentity> {
+  const isSub = facts.parentExecutionId !== undefined || facts.mode === 'integrated';
+  if (isSub && !parent) {
+    throw new IdentityRefused(
+      'ERR_N8N_UNKNOWN_CALLER',
+      'this sub-workflow’s caller is unknown to this process (only the hooks file, EXTERNAL_HOOK_FILES, can tell a stored sub-workflow from inline code); no token',
+    );
+  }
+  const rootMode = parent ? parent.rootMode : facts.mode;
+  const draftRun = rootMode !== undefined && DRAFT_MODES.has(rootMode);
+  if (draftRun && policy.refuseManual) {
+    throw new IdentityRefused(
+      'ERR_N8N_MANUAL_REFUSED',
+      `runs of the draft (mode ${rootMode}) get no token (WFID_N8N_REFUSE_MANUAL=true)`,
+    );
+  }
+  const lineage = {
+    rootMode,
+    rootExecutionId: parent ? parent.rootExecutionId : facts.executionId,
+    parentExecutionId: parent?.executionId,
+    parentWorkflowId: parent?.workflowId,
+  };
+  const digest = workflowDigest(facts.code);
+
+  const fromStore =
+    parent && callerRunsInline(parent) ? undefined : await storedIdentity(facts, store, draftRun);
+  if (fromStore) {
+    if (!fromStore.published && policy.refuseUnpublished) {
+      throw new IdentityRefused(
+        'ERR_N8N_UNPUBLISHED_REFUSED',
+        'code that is not a published version gets no token (WFID_N8N_REFUSE_UNPUBLISHED=true)',
+      );
+    }
+    return {
+      ...fromStore,
+      ...lineage,
+      rootWorkflowId: parent ? parent.rootWorkflowId : fromStore.workflowId,
+    };
+  }
+
+  const rootWorkflowId = parent ? parent.rootWorkflowId : undefined;
+  if (policy.inline !== 'caller' || !rootWorkflowId) {
+    throw new IdentityRefused(
+      'ERR_N8N_NOT_STORED_CODE',
+      'this code is not a stored workflow (an inline, URL or file sub-workflow, or code that differs from the stored version): no workflow id is asserted for it and no token is issued' +
+        (policy.inline === 'caller'
+          ? ' (its root workflow has no proven identity either)'
+          : ' (WFID_N8N_INLINE_IDENTITY=caller gives it an identity derived from its root workflow)'),
+    );
+  }
+  if (policy.refuseUnpublished) {
+    throw new IdentityRefused(
+      'ERR_N8N_UNPUBLISHED_REFUSED',
+      'inline code is never a published version (WFID_N8N_REFUSE_UNPUBLISHED=true)',
+    );
+  }
+  return {
+    workflowId: `${rootWorkflowId}.inline`,
+    digest,
+    published: false,
+    stored: false,
+    ...lineage,
+    rootWorkflowId,
+  };
+}
+
+type StoredPart = Pick<
+  ResolvedIdentity,
+  | 'workflowId'
+  | 'workflowName'
+  | 'workflowVersion'
+  | 'projectId'
+  | 'digest'
+  | 'published'
+  | 'stored'
+>;
+
+async function storedIdentity(
+  facts: RunningFacts,
+  store: WorkflowStore | undefined,
+  draftRun: boolean,
+): Promise<StoredPart | undefined> {
+  if (!store) {
+    throw new IdentityRefused(
+      'ERR_N8N_NO_STORE',
+      'n8n’s workflow repository is not reachable from here, so the running code cannot be checked against the stored workflow; no token',
+    );
+  }
+  if (!facts.workflowId) return undefined;
+  const stored = await store.load(facts.workflowId);
+  const expected = draftRun ? stored?.draft : stored?.published;
+  if (!stored || !expected || !store.sameCode(facts.code, expected)) return undefined;
+  return {
+    workflowId: stored.id,
+    workflowName: stored.name,
+    workflowVersion: expected.versionId,
+    projectId: stored.projectId,
+    // The digest of the stored form, so anyone can recompute it from an export.
+    digest: workflowDigest(expected),
+    published: !draftRun,
+    stored: true,
+  };
+}
+
+const SUBWORKFLOW_CALLER = /(^|\.)(executeWorkflow|toolWorkflow|retrieverWorkflow)$/;
+
+/**
+ * Whether the caller's node that started this sub-execution runs code from its own
+ * parameters (source "Define below", URL, local file) rather than a stored workflow.
+ * When the running node is not a known sub-workflow caller (an AI agent calling a tool),
+ * any node of the caller that can run such code makes the answer yes.
+ */
+export function callerRunsInline(parent: LocalRun): boolean {
+  const current = parent.code.nodes.find((node) => node.name === parent.currentNode);
+  if (current && SUBWORKFLOW_CALLER.test(current.type)) return runsOwnCode(current);
+  return parent.code.nodes.some(runsOwnCode);
+}
+
+function runsOwnCode(node: StoredNode): boolean {
+  const source = (node.parameters as { source?: unknown } | undefined)?.source;
+  return source !== undefined && source !== 'database';
+}
