@@ -69,6 +69,7 @@ function callerRun(nodes: WorkflowCode['nodes'], currentNode: string): LocalRun 
   return {
     executionId: '10',
     code: { nodes, connections: {} },
+    mode: 'webhook',
     rootMode: 'webhook',
     rootExecutionId: '10',
     rootWorkflowId: 'reports',
@@ -234,6 +235,43 @@ describe('resolveIdentity', () => {
       rootWorkflowId: 'reports',
       rootMode: 'webhook',
     });
+  });
+
+  it('follows which code n8n runs for sub-workflows, and never calls a draft-rooted chain published', async () => {
+    const call = [
+      { name: 'Call', type: 'n8n-nodes-base.executeWorkflow', parameters: { source: 'database' } },
+    ];
+    const sub = (code: WorkflowCode) => ({
+      executionId: '21',
+      mode: 'integrated',
+      workflowId: 'payroll',
+      code,
+      parentExecutionId: '20',
+    });
+    // A manual caller: n8n runs the callee's draft.
+    const manualCaller = { ...callerRun(call, 'Call'), mode: 'manual', rootMode: 'manual' };
+    expect(await resolveIdentity(sub(draftCode), store, policy, manualCaller)).toMatchObject({
+      workflowVersion: 'v-draft',
+      published: false,
+      rootMode: 'manual',
+    });
+    await expect(
+      resolveIdentity(sub(payrollCode), store, policy, manualCaller),
+    ).rejects.toMatchObject({
+      code: 'ERR_N8N_NOT_STORED_CODE',
+    });
+    // Its grandchild (caller mode integrated) and a CLI run's child run the published code:
+    // the version says so, `published` stays false because a draft run started the chain.
+    for (const caller of [
+      { ...manualCaller, mode: 'integrated' },
+      { ...manualCaller, mode: 'cli', rootMode: 'cli' },
+    ]) {
+      expect(await resolveIdentity(sub(payrollCode), store, policy, caller)).toMatchObject({
+        workflowVersion: 'v-pub',
+        digest: workflowDigest(payrollCode),
+        published: false,
+      });
+    }
   });
 
   it('a sub-execution whose caller is unknown here is refused', async () => {

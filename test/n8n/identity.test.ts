@@ -118,13 +118,17 @@ const caller = {
   settings: { executionOrder: 'v1' },
   nodes: [
     webhook('wfid-caller'),
+    node('Manual', 'n8n-nodes-base.manualTrigger', 1, {}),
     { ...tokenNode(), name: 'Own Token', id: '00000000-0000-4000-8000-0000000000c1' },
     node('Call Payroll', 'n8n-nodes-base.executeWorkflow', 1.2, {
       workflowId: { __rl: true, mode: 'id', value: PAYROLL },
       options: {},
     }),
   ],
-  connections: chain('Webhook', 'Own Token', 'Call Payroll'),
+  connections: {
+    ...chain('Webhook', 'Own Token', 'Call Payroll'),
+    Manual: { main: [[{ node: 'Own Token', type: 'main', index: 0 }]] },
+  },
 };
 
 /** Published once, then edited and not published again; also writes a token file. */
@@ -252,6 +256,25 @@ describe('n8n identities cannot be borrowed', () => {
     expect(payload.parent_execution_id).not.toBe(item.n8n_execution_id);
   });
 
+  it('a sub-workflow of a draft run shows the root’s mode and is never published: true', async () => {
+    const output = await n8n.cli('execute', `--id=${CALLER}`, '--rawOutput');
+    const runData = runDataFromCliOutput(output);
+    const own = await verify(lastJson(runData, 'Own Token').token as string);
+    const sub = await verify(lastJson(runData, 'Call Payroll').token as string);
+    expect(own).toMatchObject({ workflow_id: CALLER, published: false, mode: 'cli' });
+    // n8n runs the published Payroll for a CLI caller; the chain began with a draft run.
+    expect(sub).toMatchObject({
+      workflow_id: PAYROLL,
+      workflow_version: publishedVersion(PAYROLL).versionId,
+      published: false,
+      mode: 'cli',
+      parent_execution_id: own.execution_id,
+      parent_workflow_id: CALLER,
+      root_execution_id: own.execution_id,
+      root_workflow_id: CALLER,
+    });
+  });
+
   it('the production webhook run gets the published version and digest; its token file stays in the directory, never following a planted symlink', async () => {
     const victim = join(work, 'victim');
     await writeFile(victim, 'do not touch');
@@ -374,6 +397,21 @@ function projectOf(workflowId: string): string {
   } finally {
     db.close();
   }
+}
+
+/** `n8n execute --rawOutput` prints the run as pretty JSON after its log lines. */
+function runDataFromCliOutput(output: string): Record<string, unknown> {
+  const start = output.search(/^\{$/m);
+  if (start < 0) throw new Error(`no run data in n8n execute output:\n${output.slice(-3000)}`);
+  const run = JSON.parse(output.slice(start)) as {
+    data: { resultData: { runData: Record<string, unknown> } };
+  };
+  return run.data.resultData.runData;
+}
+
+function lastJson(runData: Record<string, unknown>, nodeName: string): Record<string, unknown> {
+  const runs = runData[nodeName] as Array<{ data: { main: Array<Array<{ json: object }>> } }>;
+  return runs.at(-1)!.data.main[0]![0]!.json as Record<string, unknown>;
 }
 
 function tokenFromCliOutput(output: string): string {

@@ -165,6 +165,7 @@ function runOf(
   return {
     executionId: facts.executionId,
     code: facts.code,
+    mode: facts.mode,
     rootMode: parent ? parent.rootMode : facts.mode,
     rootExecutionId: parent ? parent.rootExecutionId : facts.executionId,
     rootWorkflowId: identity?.rootWorkflowId,

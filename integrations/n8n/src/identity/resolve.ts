@@ -19,6 +19,8 @@ export interface RunningFacts {
 export interface LocalRun {
   executionId: string;
   code: WorkflowCode;
+  /** This execution's own mode (its sub-executions run drafts when it is manual or chat). */
+  mode?: string;
   rootMode?: string;
   rootExecutionId: string;
   /** Only when the root execution's identity was proven from stored code. */
@@ -36,6 +38,7 @@ export interface ResolvedIdentity {
   workflowVersion?: string;
   projectId?: string;
   digest: string;
+  /** The code is the published version and no draft run started the chain. */
   published: boolean;
   /** True: `workflowId` is a stored workflow whose code is what runs. False: caller-derived. */
   stored: boolean;
@@ -64,14 +67,27 @@ export class IdentityRefused extends Error {
   }
 }
 
-/** Modes n8n runs from the saved draft (isManualOrChatExecution, and `n8n execute`). */
+/** Top-level modes that run the saved draft: manual and chat runs, and `n8n execute`. */
 const DRAFT_MODES = new Set(['manual', 'chat', 'cli']);
+/** A sub-workflow runs its draft when its caller runs in one of these (isManualOrChatExecution). */
+const DRAFT_CALLER_MODES = new Set(['manual', 'chat']);
+
+/**
+ * Which stored code n8n runs for this execution: the draft for manual, chat and CLI runs and
+ * for sub-workflows called from a manual or chat run; the published version otherwise
+ * (n8n's executeWorkflow passes the caller's own mode, so a grandchild runs published code).
+ */
+function runsDraft(facts: RunningFacts, parent: LocalRun | null | undefined): boolean {
+  if (parent) return parent.mode !== undefined && DRAFT_CALLER_MODES.has(parent.mode);
+  return facts.mode !== undefined && DRAFT_MODES.has(facts.mode);
+}
 
 /**
  * Who an execution is. A workflow id is asserted only when the code that runs equals that
- * workflow's stored code in n8n's database: the published version for production runs, the
- * draft when the root execution runs drafts (then `published: false`). Inline, URL and file
- * sub-workflows, and any mismatch, never carry the id written in their JSON.
+ * workflow's stored code in n8n's database: the published version or the draft, whichever
+ * n8n runs for this execution. `published` is true only for the published version in a
+ * chain that no draft run started. Inline, URL and file sub-workflows, and any mismatch,
+ * never carry the id written in their JSON.
  *
  * `parent` is the caller's LocalRun for a sub-execution (undefined when not a sub-execution,
  * null when n8n names a parent this process never saw).
@@ -106,7 +122,9 @@ export async function resolveIdentity(
   const digest = workflowDigest(facts.code);
 
   const fromStore =
-    parent && callerRunsInline(parent) ? undefined : await storedIdentity(facts, store, draftRun);
+    parent && callerRunsInline(parent)
+      ? undefined
+      : await storedIdentity(facts, store, runsDraft(facts, parent), draftRun);
   if (fromStore) {
     if (!fromStore.published && policy.refuseUnpublished) {
       throw new IdentityRefused(
@@ -161,7 +179,8 @@ type StoredPart = Pick<
 async function storedIdentity(
   facts: RunningFacts,
   store: WorkflowStore | undefined,
-  draftRun: boolean,
+  draftCode: boolean,
+  draftRoot: boolean,
 ): Promise<StoredPart | undefined> {
   if (!store) {
     throw new IdentityRefused(
@@ -171,7 +190,7 @@ async function storedIdentity(
   }
   if (!facts.workflowId) return undefined;
   const stored = await store.load(facts.workflowId);
-  const expected = draftRun ? stored?.draft : stored?.published;
+  const expected = draftCode ? stored?.draft : stored?.published;
   if (!stored || !expected || !store.sameCode(facts.code, expected)) return undefined;
   return {
     workflowId: stored.id,
@@ -180,7 +199,7 @@ async function storedIdentity(
     projectId: stored.projectId,
     // The digest of the stored form, so anyone can recompute it from an export.
     digest: workflowDigest(expected),
-    published: !draftRun,
+    published: !draftCode && !draftRoot,
     stored: true,
   };
 }
