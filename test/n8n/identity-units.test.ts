@@ -65,7 +65,7 @@ const store: WorkflowStore = {
 };
 const policy = identityPolicyFromEnv({});
 
-function callerRun(nodes: WorkflowCode['nodes'], currentNode: string): LocalRun {
+function callerRun(nodes: WorkflowCode['nodes']): LocalRun {
   return {
     executionId: '10',
     code: { nodes, connections: {} },
@@ -74,7 +74,6 @@ function callerRun(nodes: WorkflowCode['nodes'], currentNode: string): LocalRun 
     rootExecutionId: '10',
     rootWorkflowId: 'reports',
     workflowId: 'reports',
-    currentNode,
   };
 }
 
@@ -154,16 +153,13 @@ describe('resolveIdentity', () => {
   });
 
   it('an inline sub-workflow is refused even when its JSON copies the stored code and id', async () => {
-    const parent = callerRun(
-      [
-        {
-          name: 'Call',
-          type: 'n8n-nodes-base.executeWorkflow',
-          parameters: { source: 'parameter' },
-        },
-      ],
-      'Call',
-    );
+    const parent = callerRun([
+      {
+        name: 'Call',
+        type: 'n8n-nodes-base.executeWorkflow',
+        parameters: { source: 'parameter' },
+      },
+    ]);
     const facts = {
       executionId: '11',
       mode: 'integrated',
@@ -189,8 +185,17 @@ describe('resolveIdentity', () => {
     expect(derived.workflowVersion).toBeUndefined();
   });
 
-  it('an AI agent caller with any inline-capable tool counts as inline; a database call does not', async () => {
-    const agent = callerRun(
+  it('any node of the caller that can run its own code makes its sub-executions inline; database calls alone do not', async () => {
+    const facts = {
+      executionId: '12',
+      mode: 'integrated',
+      workflowId: 'payroll',
+      code: payrollCode,
+      parentExecutionId: '10',
+    };
+    // An AI agent with an inline workflow tool; a database call next to an inline one (a
+    // sub-workflow started without waiting may begin after its own node has finished).
+    for (const nodes of [
       [
         { name: 'Agent', type: '@n8n/n8n-nodes-langchain.agent', parameters: {} },
         {
@@ -199,33 +204,30 @@ describe('resolveIdentity', () => {
           parameters: { source: 'parameter' },
         },
       ],
-      'Agent',
-    );
-    const facts = {
-      executionId: '12',
-      mode: 'integrated',
-      workflowId: 'payroll',
-      code: payrollCode,
-      parentExecutionId: '10',
-    };
-    await expect(resolveIdentity(facts, store, policy, agent)).rejects.toMatchObject({
-      code: 'ERR_N8N_NOT_STORED_CODE',
-    });
-    const database = callerRun(
       [
         {
           name: 'Call',
           type: 'n8n-nodes-base.executeWorkflow',
           parameters: { source: 'database' },
         },
+        { name: 'Inline', type: 'n8n-nodes-base.executeWorkflow', parameters: { source: 'url' } },
+      ],
+      [
         {
-          name: 'Inline',
+          name: 'Call',
           type: 'n8n-nodes-base.executeWorkflow',
-          parameters: { source: 'parameter' },
+          parameters: { source: '={{ "parameter" }}' },
         },
       ],
-      'Call',
-    );
+    ]) {
+      await expect(resolveIdentity(facts, store, policy, callerRun(nodes))).rejects.toMatchObject({
+        code: 'ERR_N8N_NOT_STORED_CODE',
+      });
+    }
+    const database = callerRun([
+      { name: 'Call', type: 'n8n-nodes-base.executeWorkflow', parameters: { source: 'database' } },
+      { name: 'Agent', type: '@n8n/n8n-nodes-langchain.agent', parameters: {} },
+    ]);
     expect(await resolveIdentity(facts, store, policy, database)).toMatchObject({
       workflowId: 'payroll',
       published: true,
@@ -249,7 +251,7 @@ describe('resolveIdentity', () => {
       parentExecutionId: '20',
     });
     // A manual caller: n8n runs the callee's draft.
-    const manualCaller = { ...callerRun(call, 'Call'), mode: 'manual', rootMode: 'manual' };
+    const manualCaller = { ...callerRun(call), mode: 'manual', rootMode: 'manual' };
     expect(await resolveIdentity(sub(draftCode), store, policy, manualCaller)).toMatchObject({
       workflowVersion: 'v-draft',
       published: false,

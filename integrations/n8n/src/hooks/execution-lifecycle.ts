@@ -93,12 +93,6 @@ export class ExecutionLifecycle {
     }
   }
 
-  /** Remembers which node runs, so a sub-execution knows the node that started it. */
-  nodeStarted(executionId: string, nodeName: string): void {
-    const run = localExecutions().get(executionId)?.run;
-    if (run) run.currentNode = nodeName;
-  }
-
   /** Ends the execution with its final status, unless it only paused (Wait node). */
   async ended(executionId: string, run: N8nRunOutcome | undefined): Promise<void> {
     const status = endStatusOf(run);

@@ -50,12 +50,9 @@ if (config.issuerUrl && config.engineToken && !config.inProcess) {
   );
 }
 
-const listening = onExecutionStart(
-  async (facts) => {
-    await lifecycle.started(facts);
-  },
-  (executionId, nodeName) => lifecycle.nodeStarted(executionId, nodeName),
-);
+const listening = onExecutionStart(async (facts) => {
+  await lifecycle.started(facts);
+});
 if (listening) markHooksLoaded();
 if (!listening) {
   logger.warn(

@@ -18,7 +18,6 @@ interface LifecycleContext {
   workflow?: { id?: string; nodes?: StoredNode[]; connections?: unknown };
   mode?: string;
   executionId?: string;
-  nodeName?: string;
   executionData?: {
     /** Set by n8n's executeWorkflow for sub-executions (not by the workflow's JSON). */
     parentExecution?: { executionId?: string };
@@ -59,13 +58,12 @@ function loadN8nModules(): N8nModules | undefined {
 }
 
 export type StartListener = (facts: N8nExecutionFacts & RunningFacts) => Promise<void>;
-export type NodeListener = (executionId: string, nodeName: string) => void;
 
 /**
- * Calls `listener` at the start (and resumption) of every execution of this process, and
- * `onNode` before each node runs. Returns false when this n8n does not offer lifecycle handlers.
+ * Calls `listener` at the start (and resumption) of every execution of this process.
+ * Returns false when this n8n does not offer lifecycle handlers.
  */
-export function onExecutionStart(listener: StartListener, onNode: NodeListener): boolean {
+export function onExecutionStart(listener: StartListener): boolean {
   const modules = loadN8nModules();
   if (!modules) return false;
   const metadata = modules.Container.get(modules.LifecycleMetadata) as {
@@ -98,23 +96,13 @@ export function onExecutionStart(listener: StartListener, onNode: NodeListener):
         instanceId: instanceId(),
       });
     }
-
-    async node(context: LifecycleContext): Promise<void> {
-      if (context.executionId && context.nodeName) {
-        onNode(String(context.executionId), context.nodeName);
-      }
-    }
   }
   // Registered as an instance: n8n's container only builds classes decorated with @Service.
   modules.Container.set(WorkflowIdentityLifecycle, new WorkflowIdentityLifecycle());
   for (const eventName of ['workflowExecuteBefore', 'workflowExecuteResume']) {
     metadata.register({ handlerClass: WorkflowIdentityLifecycle, methodName: 'start', eventName });
   }
-  metadata.register({
-    handlerClass: WorkflowIdentityLifecycle,
-    methodName: 'node',
-    eventName: 'nodeExecuteBefore',
-  });
+
   return true;
 }
 

@@ -27,8 +27,6 @@ export interface LocalRun {
   rootWorkflowId?: string;
   /** The workflow id registered for this execution, if any. */
   workflowId?: string;
-  /** The node running now (n8n runs one node at a time per execution). */
-  currentNode?: string;
 }
 
 /** The identity the issuer registers: every field proven here, none read from the workflow's JSON. */
@@ -204,17 +202,14 @@ async function storedIdentity(
   };
 }
 
-const SUBWORKFLOW_CALLER = /(^|\.)(executeWorkflow|toolWorkflow|retrieverWorkflow)$/;
-
 /**
- * Whether the caller's node that started this sub-execution runs code from its own
- * parameters (source "Define below", URL, local file) rather than a stored workflow.
- * When the running node is not a known sub-workflow caller (an AI agent calling a tool),
- * any node of the caller that can run such code makes the answer yes.
+ * Whether the caller could have started this sub-execution from code in its own parameters
+ * (an Execute Workflow or workflow tool node with source "Define below", URL or local file).
+ * Any such node in the caller counts, not just the one running now: a sub-workflow started
+ * without waiting begins after its node has finished, so "the node running now" can already
+ * be another one.
  */
 export function callerRunsInline(parent: LocalRun): boolean {
-  const current = parent.code.nodes.find((node) => node.name === parent.currentNode);
-  if (current && SUBWORKFLOW_CALLER.test(current.type)) return runsOwnCode(current);
   return parent.code.nodes.some(runsOwnCode);
 }
 
