@@ -14,6 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowDigest } from '../../integrations/n8n/src/identity/workflow-digest.js';
 import { type RunningIssuer, startIssuer } from '../e2e/harness.js';
 import { buildIntegration, type RunningN8n, startN8n } from '../peers/n8n.js';
+import {
+  callWorkflow,
+  chain,
+  idsNode,
+  node,
+  subworkflowStart,
+  tokenNode,
+  webhook,
+} from './workflows.js';
 
 const AUDIENCE = 'wfid-n8n-identity';
 const PAYROLL = 'wfidPayroll00001';
@@ -26,54 +35,7 @@ let n8n: RunningN8n;
 let work: string;
 let tokenDir: string;
 
-function node(name: string, type: string, typeVersion: number, parameters: object, extra = {}) {
-  return {
-    id: `00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`,
-    name,
-    type,
-    typeVersion,
-    position: [0, 0],
-    parameters,
-    ...extra,
-  };
-}
-const tokenNode = (options: object = {}) =>
-  node(
-    'Token',
-    'CUSTOM.workflowIdentityToken',
-    1,
-    { audience: AUDIENCE, options },
-    {
-      onError: 'continueRegularOutput',
-    },
-  );
-const idsNode = node('Ids', 'n8n-nodes-base.set', 3.4, {
-  mode: 'manual',
-  includeOtherFields: true,
-  assignments: {
-    assignments: [
-      { id: 'i1', name: 'n8n_execution_id', value: '={{ $execution.id }}', type: 'string' },
-      { id: 'i2', name: 'n8n_workflow_id', value: '={{ $workflow.id }}', type: 'string' },
-    ],
-  },
-  options: {},
-});
-const chain = (...names: string[]) =>
-  Object.fromEntries(
-    names
-      .slice(0, -1)
-      .map((name, i) => [name, { main: [[{ node: names[i + 1], type: 'main', index: 0 }]] }]),
-  );
-const webhook = (path: string) =>
-  node(
-    'Webhook',
-    'n8n-nodes-base.webhook',
-    2,
-    { httpMethod: 'GET', path, responseMode: 'lastNode', options: {} },
-    {
-      webhookId: `3f5b9c1e-7d2a-4e8b-9c0d-${path.length.toString().padStart(12, '0')}`,
-    },
-  );
+const token = (options: object = {}) => tokenNode(AUDIENCE, options);
 
 /** The workflow a thief would like to be: published, callable by any workflow. */
 const payroll = {
@@ -81,11 +43,7 @@ const payroll = {
   name: 'Payroll',
   active: false,
   settings: { executionOrder: 'v1', callerPolicy: 'any' },
-  nodes: [
-    node('Start', 'n8n-nodes-base.executeWorkflowTrigger', 1.1, { inputSource: 'passthrough' }),
-    tokenNode(),
-    idsNode,
-  ],
+  nodes: [subworkflowStart, token(), idsNode],
   connections: chain('Start', 'Token', 'Ids'),
 };
 
@@ -119,11 +77,8 @@ const caller = {
   nodes: [
     webhook('wfid-caller'),
     node('Manual', 'n8n-nodes-base.manualTrigger', 1, {}),
-    { ...tokenNode(), name: 'Own Token', id: '00000000-0000-4000-8000-0000000000c1' },
-    node('Call Payroll', 'n8n-nodes-base.executeWorkflow', 1.2, {
-      workflowId: { __rl: true, mode: 'id', value: PAYROLL },
-      options: {},
-    }),
+    { ...token(), name: 'Own Token', id: '00000000-0000-4000-8000-0000000000c1' },
+    callWorkflow('Call Payroll', PAYROLL),
   ],
   connections: {
     ...chain('Webhook', 'Own Token', 'Call Payroll'),
@@ -140,7 +95,7 @@ const draft = (label: string) => ({
   nodes: [
     webhook('wfid-draft'),
     node('Manual', 'n8n-nodes-base.manualTrigger', 1, {}),
-    tokenNode({ writeTokenFile: true, tokenFile: '../../outside.jwt' }),
+    token({ writeTokenFile: true, tokenFile: '../../outside.jwt' }),
     {
       ...idsNode,
       parameters: { ...idsNode.parameters, options: {}, includeOtherFields: true },

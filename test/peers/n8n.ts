@@ -37,8 +37,8 @@ export interface RunningN8n {
 export interface N8nOptions {
   /** Extra env for n8n (WFID_ISSUER_URL, WFID_ENGINE_TOKEN, ...). */
   env: Record<string, string>;
-  /** Run before `n8n start` (imports, publishing), against the same database. */
-  prepare?: (cli: RunningN8n['cli']) => Promise<void>;
+  /** Run before `n8n start` (imports, publishing), against the same database and user folder. */
+  prepare?: (cli: RunningN8n['cli'], userFolder: string) => Promise<void>;
   timeoutMs?: number;
 }
 
@@ -137,7 +137,7 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
     }
   };
   const cli = (...args: string[]) => cliWith({}, ...args);
-  await options.prepare?.(cli);
+  await options.prepare?.(cli, userFolder);
 
   const child: ChildProcess = spawn(N8N_NODE, [N8N_BIN, 'start'], {
     env,

@@ -106,9 +106,11 @@ export class WorkflowIdentityToken implements INodeType {
       mode: this.getMode?.(),
       instanceId: this.getInstanceId(),
     };
-    const credentials = await this.getCredentials<{ issuerUrl: string; engineToken: string }>(
-      'workflowIdentityApi',
-    ).catch(() => undefined);
+    // The credential is optional (the hooks file makes it unnecessary); one that is selected
+    // but cannot be read fails the node with n8n's own error.
+    const credentials = this.getNode().credentials?.workflowIdentityApi
+      ? await this.getCredentials<{ issuerUrl: string; engineToken: string }>('workflowIdentityApi')
+      : undefined;
 
     const output: INodeExecutionData[] = [];
     for (let index = 0; index < inputs.length; index++) {
