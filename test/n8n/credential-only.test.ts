@@ -12,15 +12,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningIssuer, startIssuer } from '../e2e/harness.js';
 import { buildIntegration, INTEGRATION, type RunningN8n, startN8n } from '../peers/n8n.js';
-import {
-  callWorkflow,
-  chain,
-  idsNode,
-  node,
-  subworkflowStart,
-  tokenNode,
-  webhook,
-} from './workflows.js';
+import { callWorkflow, chain, idsNode, subworkflowStart, tokenNode, webhook } from './workflows.js';
 
 const AUDIENCE = 'wfid-n8n-credential';
 const SOLO = 'wfidSolo00000001';
