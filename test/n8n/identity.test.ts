@@ -354,11 +354,12 @@ function projectOf(workflowId: string): string {
   }
 }
 
-/** `n8n execute --rawOutput` prints the run as pretty JSON after its log lines. */
+/** `n8n execute --rawOutput` prints the run as pretty JSON among its log lines. */
 function runDataFromCliOutput(output: string): Record<string, unknown> {
-  const start = output.search(/^\{$/m);
-  if (start < 0) throw new Error(`no run data in n8n execute output:\n${output.slice(-3000)}`);
-  const run = JSON.parse(output.slice(start)) as {
+  // Log lines may follow it: the run is the block from a line `{` to the next line `}`.
+  const block = output.match(/^\{$[\s\S]*?^\}$/m);
+  if (!block) throw new Error(`no run data in n8n execute output:\n${output.slice(-3000)}`);
+  const run = JSON.parse(block[0]) as {
     data: { resultData: { runData: Record<string, unknown> } };
   };
   return run.data.resultData.runData;

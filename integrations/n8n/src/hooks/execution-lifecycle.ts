@@ -63,7 +63,11 @@ export class ExecutionLifecycle {
               'ERR_N8N_NO_STORE',
               `cannot check the running code: ${describe(error)}`,
             );
-      this.logger.warn(
+      // A rule working as meant is news, not a fault (many executions never ask for a
+      // token); failing to check at all is a fault.
+      const log = error instanceof IdentityRefused ? this.logger.info : this.logger.warn;
+      log.call(
+        this.logger,
         `workflow-identity: no identity for this execution (${local.refusal.code})`,
         {
           executionId,
