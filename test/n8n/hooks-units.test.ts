@@ -68,6 +68,12 @@ describe('registrationFor', () => {
     });
   });
 
+  it('sends the operator’s instance instead of n8n’s when set (an engine credential may fix it)', () => {
+    const facts = { executionId: '42', instanceId: 'n8n-instance-id' };
+    expect(registrationFor(facts, identity).instance).toBe('n8n-instance-id');
+    expect(registrationFor(facts, identity, { instance: 'staging-1' }).instance).toBe('staging-1');
+  });
+
   it('refuses an execution without an id', () => {
     expect(() => registrationFor({ executionId: '' }, identity)).toThrow(/no id/);
   });

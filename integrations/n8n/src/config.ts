@@ -7,6 +7,8 @@ export interface HooksConfig {
   issuerUrl?: string;
   engineToken?: string;
   environment?: string;
+  /** Sent as `instance` instead of n8n's instance id (to match an engine credential that fixes it). */
+  instance?: string;
   maxDurationS?: number;
   /** Start the issuer inside n8n (single-instance installs). */
   inProcess: boolean;
@@ -20,7 +22,7 @@ export interface HooksConfig {
 
 /**
  * Reads the hooks' settings from the n8n process environment:
- * WFID_ISSUER_URL, WFID_ENGINE_TOKEN or WFID_ENGINE_TOKEN_FILE, WFID_N8N_ENVIRONMENT,
+ * WFID_ISSUER_URL, WFID_ENGINE_TOKEN or WFID_ENGINE_TOKEN_FILE, WFID_N8N_ENVIRONMENT, WFID_N8N_INSTANCE,
  * WFID_N8N_MAX_DURATION_S, WFID_IN_PROCESS, WFID_TOKEN_FILE_DIR (+ WFID_TOKEN_FILE_AUDIENCE,
  * WFID_TOKEN_FILE_LIFETIME_S). Errors name the variable, never its value.
  */
@@ -29,6 +31,7 @@ export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksC
     issuerUrl: env.WFID_ISSUER_URL || undefined,
     engineToken: engineToken(env),
     environment: env.WFID_N8N_ENVIRONMENT || undefined,
+    instance: env.WFID_N8N_INSTANCE || undefined,
     maxDurationS: positiveInt(env, 'WFID_N8N_MAX_DURATION_S'),
     inProcess: flag(env, 'WFID_IN_PROCESS'),
   };
@@ -54,6 +57,9 @@ export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksC
 
 /** What the node reads from the n8n process environment (the operator's, not a workflow's). */
 export interface NodeSettings {
+  /** WFID_N8N_ENVIRONMENT and WFID_N8N_INSTANCE, as the hooks send them. */
+  environment?: string;
+  instance?: string;
   /** WFID_TOKEN_FILE_DIR: where the "Token File" option writes; unset = the option is refused. */
   tokenFileDir?: string;
   /** Deadline of executions the node registers itself (no hooks file): WFID_N8N_NODE_MAX_DURATION_S, default 900. */
@@ -66,6 +72,8 @@ export const DEFAULT_NODE_MAX_DURATION_S = 900;
 
 export function nodeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeSettings {
   return {
+    environment: env.WFID_N8N_ENVIRONMENT || undefined,
+    instance: env.WFID_N8N_INSTANCE || undefined,
     tokenFileDir: env.WFID_TOKEN_FILE_DIR || undefined,
     nodeMaxDurationS:
       positiveInt(env, 'WFID_N8N_NODE_MAX_DURATION_S') ?? DEFAULT_NODE_MAX_DURATION_S,

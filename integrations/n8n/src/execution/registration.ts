@@ -13,6 +13,8 @@ export interface N8nExecutionFacts {
 /** Deployment-wide facts, from the environment of the n8n process. */
 export interface RegistrationDefaults {
   environment?: string;
+  /** Replaces n8n's instance id (WFID_N8N_INSTANCE). */
+  instance?: string;
   maxDurationS?: number;
 }
 
@@ -40,7 +42,7 @@ export function registrationFor(
     ['project_id', identity.projectId],
     ['mode', identity.rootMode ?? facts.mode],
     ['trigger', facts.trigger],
-    ['instance', facts.instanceId],
+    ['instance', defaults.instance ?? facts.instanceId],
     ['environment', defaults.environment],
     ['parent_execution_id', identity.parentExecutionId],
     ['parent_workflow_id', identity.parentWorkflowId],

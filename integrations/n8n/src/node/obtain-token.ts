@@ -1,5 +1,5 @@
 import { IssuerClient, mintToken } from '../client/issuer-client.js';
-import { nodeSettingsFromEnv } from '../config.js';
+import { type NodeSettings, nodeSettingsFromEnv } from '../config.js';
 import { localExecutions } from '../execution/local-executions.js';
 import { type N8nExecutionFacts, registrationFor } from '../execution/registration.js';
 import { audienceAllowed, type IdentityPolicy, identityPolicyFromEnv } from '../identity/policy.js';
@@ -56,12 +56,7 @@ export async function obtainToken(
       'Token File needs the operator to set WFID_TOKEN_FILE_DIR in n8n’s environment',
     );
   }
-  const { identity, access } = await requestAccess(
-    facts,
-    credential,
-    settings.nodeMaxDurationS,
-    policy,
-  );
+  const { identity, access } = await requestAccess(facts, credential, settings, policy);
   if (!audienceAllowed(policy, identity?.projectId, request.audience)) {
     throw new Error(
       `workflow-identity: audience ${JSON.stringify(request.audience)} is not allowed for this workflow’s project (WFID_N8N_PROJECT_AUDIENCES)`,
@@ -100,7 +95,7 @@ export async function obtainToken(
 async function requestAccess(
   facts: N8nExecutionFacts & RunningFacts,
   credential: EngineCredential | undefined,
-  nodeMaxDurationS: number,
+  settings: NodeSettings,
   policy: IdentityPolicy,
 ): Promise<{ identity?: ResolvedIdentity; access: { requestUrl: string; requestToken: string } }> {
   const local = localExecutions().get(facts.executionId);
@@ -131,7 +126,11 @@ async function requestAccess(
     engineToken: credential.engineToken,
   });
   const registered = await issuer.register(
-    registrationFor(facts, identity, { maxDurationS: nodeMaxDurationS }),
+    registrationFor(facts, identity, {
+      environment: settings.environment,
+      instance: settings.instance,
+      maxDurationS: settings.nodeMaxDurationS,
+    }),
   );
   return {
     identity,
