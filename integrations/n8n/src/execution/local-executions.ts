@@ -19,7 +19,6 @@ export interface LocalExecution {
 }
 
 const KEY = Symbol.for('workflow-identity.n8n.local-executions');
-const HOOKS_KEY = Symbol.for('workflow-identity.n8n.hooks-loaded');
 
 /**
  * The executions this process saw start, keyed by n8n execution id. The hooks file fills
@@ -32,15 +31,6 @@ export function localExecutions(): Map<string, LocalExecution> {
   const holder = globalThis as { [KEY]?: Map<string, LocalExecution> };
   holder[KEY] ??= new Map();
   return holder[KEY];
-}
-
-/** Marks that the hooks file watches executions in this process (then it alone decides identity). */
-export function markHooksLoaded(): void {
-  (globalThis as { [HOOKS_KEY]?: boolean })[HOOKS_KEY] = true;
-}
-
-export function hooksLoaded(): boolean {
-  return (globalThis as { [HOOKS_KEY]?: boolean })[HOOKS_KEY] === true;
 }
 
 /** Ties a resource to an execution; returns false when the execution is not known here. */

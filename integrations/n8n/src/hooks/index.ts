@@ -15,7 +15,6 @@
 import { IssuerClient } from '../client/issuer-client.js';
 import { hooksConfigFromEnv } from '../config.js';
 import type { N8nRunOutcome } from '../execution/end-status.js';
-import { markHooksLoaded } from '../execution/local-executions.js';
 import { identityPolicyFromEnv } from '../identity/policy.js';
 import { n8nWorkflowStore } from '../identity/stored-workflows.js';
 import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
@@ -46,17 +45,16 @@ if (config.issuerUrl && config.engineToken && !config.inProcess) {
   connect(config.issuerUrl, config.engineToken);
 } else if (!config.inProcess) {
   logger.warn(
-    'workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; executions are not registered by the hooks',
+    'workflow-identity: WFID_ISSUER_URL and WFID_ENGINE_TOKEN(_FILE) unset; the hooks find each execution’s identity but do not register it (a node credential does)',
   );
 }
 
 const listening = onExecutionStart(async (facts) => {
   await lifecycle.started(facts);
 });
-if (listening) markHooksLoaded();
 if (!listening) {
   logger.warn(
-    'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential)',
+    'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential), and sub-workflows get no token',
   );
 }
 
