@@ -41,6 +41,8 @@ export interface StatusListSettings extends RequestSettings {
 interface CachedList {
   bytes: Uint8Array;
   bits: number;
+  /** The list's `iat` (seconds): a list issued before the copy in hand never replaces it. */
+  issuedAt: number;
   /** When a fresh copy should be fetched: fetch time + ttl (draft §8.3 step 4.4). */
   refreshAt: number;
   /** The list's `exp`: past it, the list is never used, fresh or not. */
@@ -117,7 +119,7 @@ export class StatusListCheck {
       this.inflight.set(uri, pending);
     }
     try {
-      const list = await pending;
+      const list = newest(this.lists.get(uri), await pending, this.settings.now());
       this.failures.delete(uri);
       this.remember(uri, list);
       return list;
@@ -209,10 +211,23 @@ export class StatusListCheck {
     return {
       bytes,
       bits,
+      issuedAt: claims.iat,
       refreshAt: fetchedAt + ttlS * 1000,
       expiresAt: (claims.exp as number) * 1000,
     };
   }
+}
+
+/**
+ * The list to use after a fetch: the fetched one, unless the copy in hand was issued later and
+ * is still before its `exp`. An older list (replayed by someone on the path, or a CDN's stale
+ * copy) would otherwise undo an end the newer copy already shows; the newer copy serves for
+ * the fetched list's ttl instead, as if the fetch had confirmed it.
+ */
+function newest(held: CachedList | undefined, fetched: CachedList, now: number): CachedList {
+  if (!held || held.issuedAt <= fetched.issuedAt || now >= held.expiresAt) return fetched;
+  const { failedAt: _, ...kept } = held;
+  return { ...kept, refreshAt: fetched.refreshAt };
 }
 
 /** `status.status_list` of the token: a non-negative integer `idx` and a string `uri`. */

@@ -232,6 +232,23 @@ describe("requireRunning: 'status-list'", () => {
     await expectCode(v, await token(7, 3), 'ERR_STATUS_LIST_FETCH_FAILED');
   });
 
+  it('never trades its copy for a list issued before it (a replay cannot undo an end)', async () => {
+    const running = await listToken(4, [5]);
+    clock.ms += 10_000;
+    lists.set(4, { body: await listToken(4, []) });
+    const v = verifier();
+    await expectCode(v, await token(5, 4), 'ERR_EXECUTION_NOT_RUNNING');
+    // Someone on the path (or a stale cache) answers the next refresh with the older list,
+    // still before its exp: the newer copy stands, and is not asked for again within ttl.
+    lists.set(4, { body: running });
+    clock.ms += 30_000;
+    await expectCode(v, await token(5, 4), 'ERR_EXECUTION_NOT_RUNNING');
+    expect(hits.get(4)).toBe(2);
+    clock.ms += 29_000;
+    await expectCode(v, await token(5, 4), 'ERR_EXECUTION_NOT_RUNNING');
+    expect(hits.get(4)).toBe(2);
+  });
+
   it('bounds its cache: the oldest of more than 256 lists is fetched again', async () => {
     const v = verifier();
     for (let list = 10; list < 10 + 257; list++) {
