@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 import { pastDeadline } from '../executions/execution.js';
@@ -20,8 +21,12 @@ export const STATUS_LIST_TYP = 'statuslist+jwt';
  * accepted by any replica is in every served list within this time.
  */
 const REBUILD_MS = 1000;
-/** Lists kept built; only the few that verifiers ask for are hot. */
-const MAX_BUILT_LISTS = 64;
+/**
+ * Lists kept built. An old list's token is a few hundred bytes (its entries all ended), and a
+ * list evicted must be signed again when asked for: enough for every list of months of
+ * registrations at the default size, so that asking for all of them in turn costs no signatures.
+ */
+const MAX_BUILT_LISTS = 4096;
 
 export interface StatusListIssuerOptions {
   ring: KeyRing;
@@ -44,6 +49,10 @@ export interface StatusListIssuerOptions {
 interface Built {
   token: string;
   builtAt: number;
+  /** When `token` was signed (its `iat`, in ms), the SHA-256 of its entries, and its key. */
+  signedAt: number;
+  digest: string;
+  kid: string;
 }
 
 /**
@@ -126,8 +135,26 @@ export class StatusListIssuer {
     const valid = read.running
       .filter((entry) => !pastDeadline(entry.deadline, now))
       .map((entry) => entry.idx);
+    const bits = encodeStatusBits(read.size, valid);
+    const digest = createHash('sha256').update(bits).digest('base64url');
+    // Entries unchanged since the last signature (every old list, whose executions all ended):
+    // the signed copy is still true and is served again while half its lifetime is left. A
+    // signature per list per second would let anyone who requests every list make the key
+    // backend (a KMS Sign each, under a quota shared with minting) sign once per list per second.
+    // A rotation signs anew, so no list outlives its key in the JWKS.
+    const ring = this.options.ring;
+    const key = ring.signingKey();
+    const previous = this.built.get(list);
+    if (
+      previous?.digest === digest &&
+      previous.kid === key.kid &&
+      now - previous.signedAt < this.options.lifetimeMs / 2
+    ) {
+      this.built.set(list, { ...previous, builtAt: now });
+      return previous.token;
+    }
     // Off the event loop: a large sparse list takes tens of milliseconds at level 9.
-    const lst = await deflateAsync(encodeStatusBits(read.size, valid), { level: 9 });
+    const lst = await deflateAsync(bits, { level: 9 });
     const iat = Math.floor(now / 1000);
     const payload = JSON.stringify({
       iss: this.options.issuer,
@@ -137,15 +164,13 @@ export class StatusListIssuer {
       ttl: this.ttlS,
       status_list: { bits: 1, lst: base64url(lst) },
     });
-    const ring = this.options.ring;
-    const key = ring.signingKey();
     const signingInput = `${encodeHeader({ alg: key.backendKey.alg, kid: key.kid, typ: STATUS_LIST_TYP })}.${base64url(payload)}`;
     const signature = await ring.sign(Buffer.from(signingInput, 'ascii'), key);
     const token = `${signingInput}.${base64url(signature)}`;
     if (this.built.size >= MAX_BUILT_LISTS && !this.built.has(list)) {
       this.built.delete(this.built.keys().next().value!);
     }
-    this.built.set(list, { token, builtAt: now });
+    this.built.set(list, { token, builtAt: now, signedAt: iat * 1000, digest, kid: key.kid });
     return token;
   }
 }

@@ -111,6 +111,27 @@ describe('StatusListIssuer', () => {
     expect(getListFromStatusListJWT(rebuilt).getStatus(started.record.statusEntry!.idx)).toBe(1);
   });
 
+  it('signs a list again only when its entries changed or half its lifetime has passed', async () => {
+    const { registry, lists, advance } = await setup();
+    await registry.start({ executionId: 'e', workflowId: 'w' });
+    const signed = await lists.token(0);
+    // Rebuilt every second, but a list whose entries did not change is not signed again.
+    advance(1_000);
+    expect(await lists.token(0)).toBe(signed);
+    advance(148_999);
+    expect(await lists.token(0)).toBe(signed);
+    advance(1_000);
+    const resigned = (await lists.token(0))!;
+    expect(resigned).not.toBe(signed);
+    expect(decodeCompact(resigned).payload.iat).toBe(
+      (decodeCompact(signed!).payload.iat as number) + 150,
+    );
+    // An end changes the entries: signed at the next build.
+    await registry.end('e', 'success');
+    advance(1_000);
+    expect(await lists.token(0)).not.toBe(resigned);
+  });
+
   it('shares one build among concurrent requests, and answers undefined for a list never opened', async () => {
     const { registry, lists } = await setup();
     await registry.start({ executionId: 'e', workflowId: 'w' });
