@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { StatusEntry } from './execution.js';
 import type { StatusListStore } from './store.js';
 
@@ -8,6 +9,18 @@ const BLOCK = 64;
  * replica never hands out an entry of a list that the others stopped filling long ago.
  */
 export const STATUS_BLOCK_MAX_AGE_MS = 60_000;
+
+/**
+ * The number of the first list a store opens: random, not 0. Keys outlive stores (a new
+ * database, a move from SQLite to PostgreSQL, Redis restarted without persistence, the memory
+ * store after any restart): a store that started empty and counted from list 0 again would give
+ * each index of list 0 to a new execution while tokens of the old store's ended executions
+ * naming that index are still valid, and those would read VALID. Below 5e8, so list numbers stay
+ * within the nine digits the status list endpoint reads.
+ */
+export function firstStatusList(): number {
+  return randomInt(0, 500_000_000);
+}
 
 /**
  * Hands out this replica's status list entries from blocks it reserves in the store. Every

@@ -1,6 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { StatusEntry } from '../../src/executions/execution.js';
 import { ExecutionRegistry } from '../../src/executions/registry.js';
+import type { ExecutionStore } from '../../src/executions/store.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
+import { SqliteStore } from '../../src/executions/stores/sqlite.js';
 
 describe('ExecutionRegistry', () => {
   const make = () => {
@@ -65,16 +71,44 @@ describe('ExecutionRegistry', () => {
         (await registry.start({ executionId: `e${index}`, workflowId: 'w' })).record.statusEntry,
       );
     }
-    expect(entries.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, idx) => ({ list: 0, idx })));
+    const list = entries[0]!.list;
+    expect(entries.slice(0, 8)).toEqual(Array.from({ length: 8 }, (_, idx) => ({ list, idx })));
     expect(entries.slice(8)).toEqual([
-      { list: 1, idx: 0 },
-      { list: 1, idx: 1 },
+      { list: list + 1, idx: 0 },
+      { list: list + 1, idx: 1 },
     ]);
     // A repeated registration keeps the execution's entry; the index it took stays unused.
     const again = await registry.start({ executionId: 'e0', workflowId: 'w' });
-    expect(again.record.statusEntry).toEqual({ list: 0, idx: 0 });
+    expect(again.record.statusEntry).toEqual({ list, idx: 0 });
     const next = await registry.start({ executionId: 'e10', workflowId: 'w' });
-    expect(next.record.statusEntry).toEqual({ list: 1, idx: 3 });
+    expect(next.record.statusEntry).toEqual({ list: list + 1, idx: 3 });
+  });
+
+  it('gives a store that starts empty other lists than the one before it, whose tokens may still be valid', async () => {
+    // The keys outlive the store (a new database file, a move to another store, the memory
+    // store after a restart): counting from list 0 again would hand the old tokens' entries to
+    // new executions, and an ended execution's token would read VALID.
+    const firstEntry = async (store: ExecutionStore): Promise<StatusEntry> => {
+      const registry = new ExecutionRegistry(store, {
+        maxDurationMs: 3_600_000,
+        retentionMs: 600_000,
+        statusListSize: 8,
+      });
+      const { record } = await registry.start({ executionId: 'e', workflowId: 'w' });
+      await store.close();
+      return record.statusEntry!;
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'wfid-registry-'));
+    try {
+      const before = await firstEntry(new SqliteStore(join(dir, 'before.db')));
+      const after = await firstEntry(new SqliteStore(join(dir, 'after.db')));
+      expect(after.idx).toBe(before.idx);
+      expect(after.list).not.toBe(before.list);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const memory = [await firstEntry(new MemoryStore()), await firstEntry(new MemoryStore())];
+    expect(memory[1]!.list).not.toBe(memory[0]!.list);
   });
 
   it('reserves entries in blocks of 64: concurrent registrations share one, an idle minute drops the rest', async () => {
@@ -103,7 +137,10 @@ describe('ExecutionRegistry', () => {
     expect(reservations).toBe(1);
     now += 60_000;
     const later = await registry.start({ executionId: 'late', workflowId: 'w' });
-    expect(later.record.statusEntry).toEqual({ list: 0, idx: 64 });
+    expect(later.record.statusEntry).toEqual({
+      list: started[0]!.record.statusEntry!.list,
+      idx: 64,
+    });
     expect(reservations).toBe(2);
   });
 });

@@ -67,8 +67,9 @@ describe('StatusListIssuer', () => {
     const ended = await registry.start({ executionId: 'end', workflowId: 'w' });
     const short = await registry.start({ executionId: 'short', workflowId: 'w', maxDurationS: 1 });
     await registry.end('end', 'canceled');
+    const list = running.record.statusEntry!.list;
 
-    const token = (await lists.token(0))!;
+    const token = (await lists.token(list))!;
     const parsed = decodeCompact(token);
     expect(verifySignature('ES256', publicKey, parsed.signingInput, parsed.signature)).toBe(true);
     expect(decodeJsonSegment(parsed.encodedHeader, 'header')).toEqual({
@@ -79,7 +80,7 @@ describe('StatusListIssuer', () => {
     const iat = parsed.payload.iat as number;
     expect(parsed.payload).toMatchObject({
       iss: ISSUER,
-      sub: `${ISSUER}/v1/status-lists/0`,
+      sub: `${ISSUER}/v1/status-lists/${list}`,
       exp: iat + 300,
       ttl: 30,
       status_list: { bits: 1 },
@@ -94,7 +95,7 @@ describe('StatusListIssuer', () => {
     expect(decoded.statusList.length).toBe(16);
 
     advance(1_000);
-    const later = getListFromStatusListJWT((await lists.token(0))!);
+    const later = getListFromStatusListJWT((await lists.token(list))!);
     expect(later.getStatus(short.record.statusEntry!.idx)).toBe(1);
     expect(later.getStatus(running.record.statusEntry!.idx)).toBe(0);
   });
@@ -102,26 +103,28 @@ describe('StatusListIssuer', () => {
   it('serves a built list for at most a second, and sees an end at the next build', async () => {
     const { registry, lists, advance } = await setup();
     const started = await registry.start({ executionId: 'e', workflowId: 'w' });
-    const first = await lists.token(0);
+    const { list } = started.record.statusEntry!;
+    const first = await lists.token(list);
     await registry.end('e', 'success');
     advance(999);
-    expect(await lists.token(0)).toBe(first);
+    expect(await lists.token(list)).toBe(first);
     advance(1);
-    const rebuilt = (await lists.token(0))!;
+    const rebuilt = (await lists.token(list))!;
     expect(getListFromStatusListJWT(rebuilt).getStatus(started.record.statusEntry!.idx)).toBe(1);
   });
 
   it('signs a list again only when its entries changed or half its lifetime has passed', async () => {
     const { registry, lists, advance } = await setup();
-    await registry.start({ executionId: 'e', workflowId: 'w' });
-    const signed = await lists.token(0);
+    const { list } = (await registry.start({ executionId: 'e', workflowId: 'w' })).record
+      .statusEntry!;
+    const signed = await lists.token(list);
     // Rebuilt every second, but a list whose entries did not change is not signed again.
     advance(1_000);
-    expect(await lists.token(0)).toBe(signed);
+    expect(await lists.token(list)).toBe(signed);
     advance(148_999);
-    expect(await lists.token(0)).toBe(signed);
+    expect(await lists.token(list)).toBe(signed);
     advance(1_000);
-    const resigned = (await lists.token(0))!;
+    const resigned = (await lists.token(list))!;
     expect(resigned).not.toBe(signed);
     expect(decodeCompact(resigned).payload.iat).toBe(
       (decodeCompact(signed!).payload.iat as number) + 150,
@@ -129,25 +132,28 @@ describe('StatusListIssuer', () => {
     // An end changes the entries: signed at the next build.
     await registry.end('e', 'success');
     advance(1_000);
-    expect(await lists.token(0)).not.toBe(resigned);
+    expect(await lists.token(list)).not.toBe(resigned);
   });
 
   it('shares one build among concurrent requests, and answers undefined for a list never opened', async () => {
     const { registry, lists } = await setup();
-    await registry.start({ executionId: 'e', workflowId: 'w' });
-    const [a, b] = await Promise.all([lists.token(0), lists.token(0)]);
+    const { list } = (await registry.start({ executionId: 'e', workflowId: 'w' })).record
+      .statusEntry!;
+    const [a, b] = await Promise.all([lists.token(list), lists.token(list)]);
     expect(a).toBe(b);
-    expect(await lists.token(1)).toBeUndefined();
+    expect(await lists.token(list + 1)).toBeUndefined();
   });
 
   it('aggregates the lists a valid token can still name', async () => {
     const { registry, lists, advance } = await setup(8);
-    for (let index = 0; index < 9; index++) {
+    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
+      .statusEntry!;
+    for (let index = 1; index < 9; index++) {
       await registry.start({ executionId: `e${index}`, workflowId: 'w' });
     }
     expect(await lists.aggregation()).toEqual([
-      `${ISSUER}/v1/status-lists/0`,
-      `${ISSUER}/v1/status-lists/1`,
+      `${ISSUER}/v1/status-lists/${list}`,
+      `${ISSUER}/v1/status-lists/${list + 1}`,
     ]);
     // Read at most once a second: a list opened now shows in the next second's answer.
     await registry.start({ executionId: 'e9', workflowId: 'w' });
@@ -161,6 +167,6 @@ describe('StatusListIssuer', () => {
     // Lists 0 and 1 stopped taking entries when the next opened; after the longest execution
     // (plus skew) no valid token can name them.
     advance(3_600_001);
-    expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/2`]);
+    expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/${list + 2}`]);
   });
 });

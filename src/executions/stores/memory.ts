@@ -1,4 +1,5 @@
 import type { EndStatus, ExecutionRecord } from '../execution.js';
+import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
   KeyStateRecord,
@@ -15,24 +16,28 @@ export class MemoryStore implements ExecutionStore {
   private readonly requestTokens = new Map<string, StoredRequestToken>();
   readonly keyStates = new MemoryKeyStateStore();
   readonly statusLists: StatusListStore;
-  private readonly lists: (StatusListInfo & { next: number })[] = [];
+  /** Lists by number, in the order opened. */
+  private readonly lists = new Map<number, StatusListInfo & { next: number }>();
+  private newestList?: StatusListInfo & { next: number };
 
   constructor() {
     this.statusLists = {
       reserveStatusEntries: async (count, size, now) => {
-        let newest = this.lists.at(-1);
+        let newest = this.newestList;
         if (!newest || newest.next >= newest.size) {
-          newest = { list: this.lists.length, size, createdAt: now, next: 0 };
-          this.lists.push(newest);
+          const list = newest ? newest.list + 1 : firstStatusList();
+          newest = { list, size, createdAt: now, next: 0 };
+          this.lists.set(list, newest);
+          this.newestList = newest;
         }
         const idx = newest.next;
         newest.next = Math.min(newest.size, idx + count);
         return { list: newest.list, idx, count: newest.next - idx };
       },
       listStatusLists: async () =>
-        this.lists.map(({ list, size, createdAt }) => ({ list, size, createdAt })),
+        [...this.lists.values()].map(({ list, size, createdAt }) => ({ list, size, createdAt })),
       readStatusList: async (list) => {
-        const info = this.lists[list];
+        const info = this.lists.get(list);
         if (!info) return undefined;
         const running = [];
         for (const record of this.executions.values()) {

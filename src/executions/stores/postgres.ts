@@ -1,6 +1,7 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
+import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
   KeyStateRecord,
@@ -87,7 +88,7 @@ const SQL = {
                    SELECT list_id, idx, count FROM taken`,
   // Opens the next list only while the newest is full; a replica that loses the race retries.
   openList: `INSERT INTO wfid_status_lists (list_id, size, next_idx, created_at)
-             SELECT coalesce(max(list_id) + 1, 0), $2::integer, least($1::integer, $2::integer), $3::bigint
+             SELECT coalesce(max(list_id) + 1, $4::integer), $2::integer, least($1::integer, $2::integer), $3::bigint
              FROM wfid_status_lists
              HAVING NOT EXISTS (SELECT 1 FROM wfid_status_lists
                WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size)
@@ -138,7 +139,7 @@ export class PostgresStore implements ExecutionStore {
         for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
           const row =
             (await this.run<Block>('reserveEntries', [count])).rows[0] ??
-            (await this.run<Block>('openList', [count, size, now])).rows[0];
+            (await this.run<Block>('openList', [count, size, now, firstStatusList()])).rows[0];
           if (row) return { list: row.list_id, idx: row.idx, count: row.count };
         }
         throw new WfidError(

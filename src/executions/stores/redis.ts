@@ -1,6 +1,7 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
+import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
   KeyStateRecord,
@@ -80,13 +81,13 @@ const SCRIPTS = {
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
     return 0`,
-  // KEYS: newest list, lists. ARGV: count, size of a new list, now. Reserves up to count entries
-  // of the newest list, opening the next list when the newest is full.
+  // KEYS: newest list, lists. ARGV: count, size of a new list, now, first list number. Reserves up
+  // to count entries of the newest list, opening the next list when the newest is full.
   wfidReserve: `
     local newest = redis.call('HMGET', KEYS[1], 'list', 'size', 'next')
     local list, size, nextIdx = tonumber(newest[1]), tonumber(newest[2]), tonumber(newest[3])
     if list == nil or nextIdx >= size then
-      list = (list or -1) + 1
+      list = list and list + 1 or tonumber(ARGV[4])
       size = tonumber(ARGV[2])
       nextIdx = 0
       redis.call('HSET', KEYS[2], list, size .. ':' .. ARGV[3])
@@ -173,7 +174,7 @@ export class RedisStore implements ExecutionStore {
     this.statusLists = {
       reserveStatusEntries: async (count, size, now) => {
         const [list, idx, taken] = (await this.guard(() =>
-          this.redis.wfidReserve(NEWEST_LIST, STATUS_LISTS, count, size, now),
+          this.redis.wfidReserve(NEWEST_LIST, STATUS_LISTS, count, size, now, firstStatusList()),
         )) as [number, number, number];
         return { list, idx, count: taken };
       },

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
+import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
   KeyStateRecord,
@@ -140,7 +141,7 @@ export class SqliteStore implements ExecutionStore {
         s.advanceList.run(end, newest.list_id);
         return { list: newest.list_id, idx: newest.next_idx, count: end - newest.next_idx };
       }
-      const list = newest ? newest.list_id + 1 : 0;
+      const list = newest ? newest.list_id + 1 : firstStatusList();
       const taken = Math.min(size, count);
       s.openList.run(list, size, taken, now);
       return { list, idx: 0, count: taken };
