@@ -18,7 +18,7 @@ import { KeyRing } from './keys/ring.js';
 import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
-import { StatusListIssuer } from './tokens/status-list.js';
+import { StatusListIssuer, statusListRetirementMs } from './tokens/status-list.js';
 
 /** How often every replica re-reads key states from the store. */
 const KEY_STATE_POLL_MS = 2000;
@@ -75,8 +75,12 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     issuer: config.issuer,
     ttlMs: config.status_list.ttl,
     lifetimeMs: config.status_list.lifetime,
-    retireAfterMs:
-      config.executions.max_duration + config.rotation.clock_skew + STATUS_BLOCK_MAX_AGE_MS,
+    retireAfterMs: statusListRetirementMs({
+      blockAgeMs: STATUS_BLOCK_MAX_AGE_MS,
+      maxDurationMs: config.executions.max_duration,
+      maxTokenLifetimeMs: config.tokens.max_lifetime,
+      clockSkewMs: config.rotation.clock_skew,
+    }),
   });
   const minter = new TokenMinter({
     ring,

@@ -37,13 +37,24 @@ export interface StatusListIssuerOptions {
   ttlMs: number;
   /** `exp - iat`: how long a verifier that cannot refresh may still rely on a list. */
   lifetimeMs: number;
-  /**
-   * Longest an execution can run (executions.max_duration), plus verifier clock skew and the
-   * age of a replica's block of entries: after that, a list that stopped taking new entries
-   * holds nothing a valid token can name.
-   */
+  /** How long after it stopped taking entries a list may still be named by a valid token. */
   retireAfterMs: number;
   now?: () => number;
+}
+
+/**
+ * How long after a list stopped taking entries a valid token can still name it: an entry is
+ * handed out up to a block's age after that, its execution runs up to `executions.max_duration`,
+ * a token minted just before the deadline lives `tokens.max_lifetime` more, and verifiers' clocks
+ * differ by up to `rotation.clock_skew`.
+ */
+export function statusListRetirementMs(limits: {
+  blockAgeMs: number;
+  maxDurationMs: number;
+  maxTokenLifetimeMs: number;
+  clockSkewMs: number;
+}): number {
+  return limits.blockAgeMs + limits.maxDurationMs + limits.maxTokenLifetimeMs + limits.clockSkewMs;
 }
 
 interface Built {

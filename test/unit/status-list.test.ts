@@ -3,16 +3,17 @@ import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ExecutionRegistry } from '../../src/executions/registry.js';
+import { STATUS_BLOCK_MAX_AGE_MS } from '../../src/executions/status-entries.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { signLocal, verifySignature } from '../../src/jws/compact.js';
 import { decodeCompact, decodeJsonSegment } from '../../src/jws/decode-compact.js';
 import { KeyRing } from '../../src/keys/ring.js';
 import { encodeStatusBits, statusAt } from '../../src/tokens/status-bits.js';
-import { StatusListIssuer } from '../../src/tokens/status-list.js';
+import { StatusListIssuer, statusListRetirementMs } from '../../src/tokens/status-list.js';
 
 const ISSUER = 'https://id.example.com';
 
-async function setup(size = 16) {
+async function setup(size = 16, retireAfterMs = 3_600_000) {
   let now = Date.UTC(2026, 10, 30, 9, 0, 0);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ring = new KeyRing(
@@ -41,7 +42,7 @@ async function setup(size = 16) {
     issuer: ISSUER,
     ttlMs: 30_000,
     lifetimeMs: 300_000,
-    retireAfterMs: 3_600_000,
+    retireAfterMs,
     now: clock,
   });
   return { ring, publicKey, registry, lists, advance: (ms: number) => (now += ms), clock };
@@ -168,5 +169,29 @@ describe('StatusListIssuer', () => {
     // (plus skew) no valid token can name them.
     advance(3_600_001);
     expect(await lists.aggregation()).toEqual([`${ISSUER}/v1/status-lists/${list + 2}`]);
+  });
+
+  it("aggregates a list while a token minted at its last execution's deadline is still valid", async () => {
+    const hour = 3_600_000;
+    const retireAfterMs = statusListRetirementMs({
+      blockAgeMs: STATUS_BLOCK_MAX_AGE_MS,
+      maxDurationMs: hour,
+      maxTokenLifetimeMs: hour,
+      clockSkewMs: 300_000,
+    });
+    const { registry, lists, advance } = await setup(8, retireAfterMs);
+    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
+      .statusEntry!;
+    for (let index = 1; index < 8; index++) {
+      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+    }
+    // The ninth opens the next list; e7, registered just before, runs for an hour, and a token
+    // minted a moment before its deadline names the first list for an hour more.
+    await registry.start({ executionId: 'e8', workflowId: 'w' });
+    const first = `${ISSUER}/v1/status-lists/${list}`;
+    advance(2 * hour - 1_000);
+    expect(await lists.aggregation()).toContain(first);
+    advance(retireAfterMs - 2 * hour + 1_000);
+    expect(await lists.aggregation()).not.toContain(first);
   });
 });
