@@ -81,6 +81,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
       maxTokenLifetimeMs: config.tokens.max_lifetime,
       clockSkewMs: config.rotation.clock_skew,
     }),
+    settleAfterMs: STATUS_BLOCK_MAX_AGE_MS + config.rotation.clock_skew,
   });
   const minter = new TokenMinter({
     ring,

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 import { pastDeadline } from '../executions/execution.js';
-import type { StatusListStore } from '../executions/store.js';
+import type { StatusListInfo, StatusListStore } from '../executions/store.js';
 import { base64url } from '../jws/base64url.js';
 import { encodeHeader } from '../jws/compact.js';
 import type { KeyRing } from '../keys/ring.js';
@@ -39,6 +38,11 @@ export interface StatusListIssuerOptions {
   lifetimeMs: number;
   /** How long after it stopped taking entries a list may still be named by a valid token. */
   retireAfterMs: number;
+  /**
+   * How long after it stopped taking entries no entry of a list can be handed out any more
+   * (a replica's block lives a minute; replicas' clocks differ by up to the clock skew).
+   */
+  settleAfterMs: number;
   now?: () => number;
 }
 
@@ -60,10 +64,11 @@ export function statusListRetirementMs(limits: {
 interface Built {
   token: string;
   builtAt: number;
-  /** When `token` was signed (its `iat`, in ms), the SHA-256 of its entries, and its key. */
+  /** When `token` was signed (its `iat`, in ms), and by which key. */
   signedAt: number;
-  digest: string;
   kid: string;
+  /** Every entry INVALID for good: no entry can be handed out any more, none is running. */
+  settled: boolean;
 }
 
 /**
@@ -78,8 +83,8 @@ export class StatusListIssuer {
   private readonly now: () => number;
   private readonly built = new Map<number, Built>();
   private readonly building = new Map<number, Promise<string | undefined>>();
-  /** The aggregation, read at most once a second like the lists (the lists table only grows). */
-  private aggregated?: { uris: Promise<string[]>; readAt: number };
+  /** The lists opened so far, read at most once a second like the lists (the table only grows). */
+  private opened?: { lists: Promise<StatusListInfo[]>; readAt: number };
 
   constructor(private readonly options: StatusListIssuerOptions) {
     this.base = `${options.issuer.replace(/\/$/, '')}/v1/status-lists`;
@@ -114,21 +119,9 @@ export class StatusListIssuer {
    * URIs of the lists a valid token can still name (§9, Status List Aggregation): the newest,
    * and every older one that stopped taking entries less than the longest execution ago.
    */
-  aggregation(): Promise<string[]> {
+  async aggregation(): Promise<string[]> {
     const now = this.now();
-    if (!this.aggregated || now - this.aggregated.readAt >= this.rebuildMs) {
-      const uris = this.aggregate(now);
-      this.aggregated = { uris, readAt: now };
-      // A failed read is not kept: the next request tries the store again.
-      uris.catch(() => {
-        if (this.aggregated?.uris === uris) this.aggregated = undefined;
-      });
-    }
-    return this.aggregated.uris;
-  }
-
-  private async aggregate(now: number): Promise<string[]> {
-    const lists = await this.options.store.listStatusLists();
+    const lists = await this.openedLists(now);
     const horizon = now - this.options.retireAfterMs;
     return lists
       .filter((_info, index) => {
@@ -136,6 +129,30 @@ export class StatusListIssuer {
         return next === undefined || next.createdAt > horizon;
       })
       .map((info) => this.uri(info.list));
+  }
+
+  /** Every list opened so far, oldest first, read from the store at most once a second. */
+  private openedLists(now: number): Promise<StatusListInfo[]> {
+    if (!this.opened || now - this.opened.readAt >= this.rebuildMs) {
+      const lists = this.options.store.listStatusLists();
+      this.opened = { lists, readAt: now };
+      // A failed read is not kept: the next request tries the store again.
+      lists.catch(() => {
+        if (this.opened?.lists === lists) this.opened = undefined;
+      });
+    }
+    return this.opened.lists;
+  }
+
+  /**
+   * True when every entry of `list` is INVALID for good: none of its executions is running, and
+   * the list stopped taking entries long enough ago that no replica can hand one out any more.
+   */
+  private async settled(list: number, running: number, now: number): Promise<boolean> {
+    if (running > 0) return false;
+    const lists = await this.openedLists(now);
+    const next = lists.find((info) => info.list > list);
+    return next !== undefined && now - next.createdAt >= this.options.settleAfterMs;
   }
 
   private async build(list: number): Promise<string | undefined> {
@@ -146,18 +163,19 @@ export class StatusListIssuer {
     const valid = read.running
       .filter((entry) => !pastDeadline(entry.deadline, now))
       .map((entry) => entry.idx);
-    const bits = encodeStatusBits(read.size, valid);
-    const digest = createHash('sha256').update(bits).digest('base64url');
-    // Entries unchanged since the last signature (every old list, whose executions all ended):
-    // the signed copy is still true and is served again while half its lifetime is left. A
-    // signature per list per second would let anyone who requests every list make the key
-    // backend (a KMS Sign each, under a quota shared with minting) sign once per list per second.
+    // A settled list (every old one) never changes again: its signed copy stays true and is
+    // served again while half its lifetime is left. A signature per list per second would let
+    // anyone who requests every list make the key backend (a KMS Sign each, under a quota that
+    // minting shares) sign once per list per second. A list that can still change is signed
+    // at every build, so a later `iat` always means later entries (verifiers keep the newest).
     // A rotation signs anew, so no list outlives its key in the JWKS.
+    const settled = await this.settled(list, valid.length, now);
     const ring = this.options.ring;
     const key = ring.signingKey();
     const previous = this.built.get(list);
     if (
-      previous?.digest === digest &&
+      settled &&
+      previous?.settled &&
       previous.kid === key.kid &&
       now - previous.signedAt < this.options.lifetimeMs / 2
     ) {
@@ -165,7 +183,7 @@ export class StatusListIssuer {
       return previous.token;
     }
     // Off the event loop: a large sparse list takes tens of milliseconds at level 9.
-    const lst = await deflateAsync(bits, { level: 9 });
+    const lst = await deflateAsync(encodeStatusBits(read.size, valid), { level: 9 });
     const iat = Math.floor(now / 1000);
     const payload = JSON.stringify({
       iss: this.options.issuer,
@@ -181,7 +199,7 @@ export class StatusListIssuer {
     if (this.built.size >= MAX_BUILT_LISTS && !this.built.has(list)) {
       this.built.delete(this.built.keys().next().value!);
     }
-    this.built.set(list, { token, builtAt: now, signedAt: iat * 1000, digest, kid: key.kid });
+    this.built.set(list, { token, builtAt: now, signedAt: iat * 1000, kid: key.kid, settled });
     return token;
   }
 }

@@ -43,6 +43,7 @@ async function setup(size = 16, retireAfterMs = 3_600_000) {
     ttlMs: 30_000,
     lifetimeMs: 300_000,
     retireAfterMs,
+    settleAfterMs: 65_000,
     now: clock,
   });
   return { ring, publicKey, registry, lists, advance: (ms: number) => (now += ms), clock };
@@ -114,26 +115,38 @@ describe('StatusListIssuer', () => {
     expect(getListFromStatusListJWT(rebuilt).getStatus(started.record.statusEntry!.idx)).toBe(1);
   });
 
-  it('signs a list again only when its entries changed or half its lifetime has passed', async () => {
-    const { registry, lists, advance } = await setup();
-    const { list } = (await registry.start({ executionId: 'e', workflowId: 'w' })).record
+  it('signs a list that can still change at every build, a settled one once per half lifetime', async () => {
+    const { registry, lists, advance } = await setup(8);
+    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
       .statusEntry!;
-    const signed = await lists.token(list);
-    // Rebuilt every second, but a list whose entries did not change is not signed again.
+    for (let index = 1; index < 8; index++) {
+      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+    }
+    for (let index = 0; index < 8; index++) await registry.end(`e${index}`, 'success');
+    // All ended, but the list is still the newest: an entry may yet be handed out.
+    const open = await lists.token(list);
     advance(1_000);
-    expect(await lists.token(list)).toBe(signed);
+    const reopened = await lists.token(list);
+    expect(reopened).not.toBe(open);
+    // The next list opens; a minute plus the clock skew later no replica can hand out an entry
+    // of this one, and nothing in it runs: it is settled, and signed once per half lifetime.
+    await registry.start({ executionId: 'e8', workflowId: 'w' });
+    advance(64_000);
+    expect(await lists.token(list)).not.toBe(reopened);
+    advance(1_000);
+    const settled = await lists.token(list);
+    advance(1_000);
+    expect(await lists.token(list)).toBe(settled);
     advance(148_999);
-    expect(await lists.token(list)).toBe(signed);
+    expect(await lists.token(list)).toBe(settled);
     advance(1_000);
     const resigned = (await lists.token(list))!;
-    expect(resigned).not.toBe(signed);
-    expect(decodeCompact(resigned).payload.iat).toBe(
-      (decodeCompact(signed!).payload.iat as number) + 150,
-    );
-    // An end changes the entries: signed at the next build.
-    await registry.end('e', 'success');
+    expect(resigned).not.toBe(settled);
+    expect(getListFromStatusListJWT(resigned).getStatus(0)).toBe(1);
+    // The newest list, with e8 running, is signed at every build.
+    const newest = await lists.token(list + 1);
     advance(1_000);
-    expect(await lists.token(list)).not.toBe(resigned);
+    expect(await lists.token(list + 1)).not.toBe(newest);
   });
 
   it('shares one build among concurrent requests, and answers undefined for a list never opened', async () => {
