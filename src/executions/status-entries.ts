@@ -16,7 +16,8 @@ export const STATUS_BLOCK_MAX_AGE_MS = 60_000;
  * store after any restart): a store that started empty and counted from list 0 again would give
  * each index of list 0 to a new execution while tokens of the old store's ended executions
  * naming that index are still valid, and those would read VALID. Below 5e8, so list numbers stay
- * within the nine digits the status list endpoint reads.
+ * within the nine digits the status list endpoint reads. (PostgreSQL draws its own in a
+ * migration, so that replicas racing to open the first list agree on its number.)
  */
 export function firstStatusList(): number {
   return randomInt(0, 500_000_000);

@@ -24,7 +24,7 @@ describe('postgres store migrations', () => {
     await client.connect();
     try {
       const { rows } = await client.query('SELECT version FROM wfid_migrations ORDER BY version');
-      expect(rows.map((row) => row.version)).toEqual([1, 2]);
+      expect(rows.map((row) => row.version)).toEqual([1, 2, 3]);
       const tables = await client.query(
         "SELECT tablename FROM pg_tables WHERE tablename LIKE 'wfid_%' ORDER BY 1",
       );
@@ -34,8 +34,12 @@ describe('postgres store migrations', () => {
         'wfid_leases',
         'wfid_migrations',
         'wfid_request_tokens',
+        'wfid_status_list_first',
         'wfid_status_lists',
       ]);
+      // One first list number, drawn once, for every replica.
+      const first = await client.query('SELECT list_id FROM wfid_status_list_first');
+      expect(first.rows).toHaveLength(1);
     } finally {
       await client.end();
     }

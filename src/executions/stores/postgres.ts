@@ -1,7 +1,6 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
-import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
   KeyStateRecord,
@@ -35,6 +34,11 @@ const MIGRATIONS = [
    CREATE TABLE wfid_status_lists (
      list_id integer PRIMARY KEY, size integer NOT NULL, next_idx integer NOT NULL,
      created_at bigint NOT NULL);`,
+  // The number of the first status list, drawn once (see firstStatusList), so that replicas
+  // opening the first list at the same moment all name the same one and one insert wins.
+  `CREATE TABLE wfid_status_list_first (
+     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), list_id integer NOT NULL);
+   INSERT INTO wfid_status_list_first (list_id) VALUES (floor(random() * 500000000)::integer);`,
 ];
 
 /** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
@@ -88,7 +92,8 @@ const SQL = {
                    SELECT list_id, idx, count FROM taken`,
   // Opens the next list only while the newest is full; a replica that loses the race retries.
   openList: `INSERT INTO wfid_status_lists (list_id, size, next_idx, created_at)
-             SELECT coalesce(max(list_id) + 1, $4::integer), $2::integer, least($1::integer, $2::integer), $3::bigint
+             SELECT coalesce(max(list_id) + 1, (SELECT list_id FROM wfid_status_list_first)), $2::integer,
+               least($1::integer, $2::integer), $3::bigint
              FROM wfid_status_lists
              HAVING NOT EXISTS (SELECT 1 FROM wfid_status_lists
                WHERE list_id = (SELECT max(list_id) FROM wfid_status_lists) AND next_idx < size)
@@ -139,7 +144,7 @@ export class PostgresStore implements ExecutionStore {
         for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
           const row =
             (await this.run<Block>('reserveEntries', [count])).rows[0] ??
-            (await this.run<Block>('openList', [count, size, now, firstStatusList()])).rows[0];
+            (await this.run<Block>('openList', [count, size, now])).rows[0];
           if (row) return { list: row.list_id, idx: row.idx, count: row.count };
         }
         throw new WfidError(
