@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { auditedKeyStates } from './audit/key-states.js';
+import { AuditTrail } from './audit/trail.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './errors.js';
 import { ExecutionRegistry } from './executions/registry.js';
@@ -31,6 +33,7 @@ export interface Issuer {
   minter: TokenMinter;
   statusLists: StatusListIssuer;
   metrics: Metrics;
+  audit: AuditTrail;
   logger: Logger;
   app: FastifyInstance;
   /** Listens on config host/port and starts the background timers; resolves to the bound URL. */
@@ -54,7 +57,8 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
   const metrics = new Metrics({ processMetrics: true });
   const store = await openStore(config.store, { logger: logger.child({ component: 'store' }) });
   const backend = await openBackend(config, logger);
-  const policy = rotationPolicy(config, store, backend, logger);
+  const audit = auditTrail(config, store, logger, metrics);
+  const policy = rotationPolicy(config, store, backend, logger, audit);
   const ring = new KeyRing(backend, { logger, metrics, policy });
   const rotator = new Rotator({
     ring,
@@ -102,6 +106,8 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     metrics,
     logger,
     engineTokens: await resolveEngineTokens(config, logger),
+    audit,
+    adminToken: config.admin_token,
   };
   const app = await buildServer(deps);
   const timers: NodeJS.Timeout[] = [];
@@ -122,10 +128,12 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     minter,
     statusLists,
     metrics,
+    audit,
     logger,
     app,
     async listen() {
       const url = await app.listen({ host: config.host, port: config.port });
+      audit.start();
       every(config.keys.refresh, () => rotator.tick(), 'key refresh and rotation');
       // Key states (an emergency retire, another replica's step) are re-read more often than
       // the backend is listed: a store read costs little, a KMS listing does not.
@@ -139,6 +147,11 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
         () => registry.collect(),
         'collecting ended executions',
       );
+      every(
+        config.executions.collect_every,
+        () => audit.store.pruneEvents(Date.now() - config.audit.retention),
+        'pruning audit events',
+      );
       logger.info(
         { url, issuer: config.issuer, backend: backend.kind, store: store.kind },
         'issuer listening',
@@ -150,9 +163,28 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
       await app.close();
       await policy.release();
       await ring.close();
+      await audit.close();
       await store.close();
     },
   };
+}
+
+/** The audit trail writer over the store's audit table. */
+export function auditTrail(
+  config: Config,
+  store: ExecutionStore,
+  logger: Logger,
+  metrics?: Metrics,
+): AuditTrail {
+  return new AuditTrail({
+    store: store.audit,
+    logger,
+    metrics,
+    enabled: config.audit.enabled,
+    flushMs: config.audit.flush_interval,
+    batchSize: config.audit.batch_size,
+    queueSize: config.audit.queue_size,
+  });
 }
 
 /** Key states live in the store; this replica takes part in the rotation lease. */
@@ -161,9 +193,10 @@ export function rotationPolicy(
   store: ExecutionStore,
   backend: KeyBackend,
   logger: Logger,
+  audit?: AuditTrail,
 ): RotationPolicy {
   return new RotationPolicy({
-    store: store.keyStates,
+    store: audit ? auditedKeyStates(store.keyStates, audit) : store.keyStates,
     backend,
     times: {
       prepublishMs: config.rotation.prepublish,

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * The issuer's Prometheus metrics. A registry per issuer (not prom-client's global one) so
@@ -40,6 +40,28 @@ export class Metrics {
     name: 'wfid_executions_ended_total',
     help: 'Executions ended by the engine, by status',
     labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditWritten = new Counter({
+    name: 'wfid_audit_events_written_total',
+    help: 'Audit events written to the store',
+    registers: [this.registry],
+  });
+  readonly auditDropped = new Counter({
+    name: 'wfid_audit_events_dropped_total',
+    help: 'Audit events dropped: queue full, or store unreachable for longer than the queue holds',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: 'wfid_audit_write_failures_total',
+    help: 'Audit batches the store refused or could not take (retried)',
+    registers: [this.registry],
+  });
+  readonly auditQueued = new Gauge({
+    name: 'wfid_audit_queue_length',
+    help: 'Audit events waiting to be written',
     registers: [this.registry],
   });
 

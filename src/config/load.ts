@@ -59,6 +59,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const tokens = Array.isArray(raw.engine_tokens) ? raw.engine_tokens : [];
     raw.engine_tokens = [...tokens, ...readSecretFile(tokenFile, 'WFID_ENGINE_TOKEN_FILE')];
   }
+  const adminFile = env.WFID_ADMIN_TOKEN_FILE;
+  if (adminFile && !env.WFID_ADMIN_TOKEN) {
+    raw.admin_token = readSecretFile(adminFile, 'WFID_ADMIN_TOKEN_FILE')[0] ?? '';
+    fromEnv.set('admin_token', 'WFID_ADMIN_TOKEN_FILE');
+  }
   for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);
 
   const result = configSchema.safeParse(raw);
@@ -80,12 +85,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
 }
 
 /** Config keys that hold secrets: accepted from env (WFID_…), never from the YAML file. */
-const SECRET_KEYS = ['pkcs11.pin'];
+const SECRET_KEYS = ['pkcs11.pin', 'admin_token'];
 
 function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefined): void {
   for (const path of SECRET_KEYS) {
-    const [section, key] = path.split('.') as [string, string];
-    const value = raw[section];
+    const [section, key] = path.includes('.') ? (path.split('.') as [string, string]) : ['', path];
+    const value = section ? raw[section] : raw;
     if (typeof value === 'object' && value !== null && key in value) {
       const env = `WFID_${path.replaceAll('.', '_').toUpperCase()}`;
       throw new WfidError(

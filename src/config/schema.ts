@@ -97,6 +97,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The audit trail: kept in the store, written in batches off the hot path. */
+    audit: z
+      .object({
+        enabled: flag.default(true),
+        /** Events older than this are pruned. */
+        retention: duration.default(30 * 86_400_000),
+        /** A batch is written at least this often… */
+        flush_interval: duration.default(1000),
+        /** …or as soon as this many events wait. */
+        batch_size: z.coerce.number().int().min(1).max(10_000).default(500),
+        /** Events held in memory at most while the store is slow or down; beyond, dropped and counted. */
+        queue_size: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Admin credential for GET /v1/audit and /console: WFID_ADMIN_TOKEN or WFID_ADMIN_TOKEN_FILE, never YAML. */
+    admin_token: z.string().min(32, 'at least 32 characters').optional(),
     http: z
       .object({
         body_limit: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),

@@ -1,3 +1,4 @@
+import type { AuditStore } from '../audit/store.js';
 import type { EndStatus, ExecutionRecord, StatusEntry } from './execution.js';
 
 /** A request token's stored half: the execution it belongs to and the hash of its secret. */
@@ -47,6 +48,8 @@ export interface ExecutionStore {
   readonly keyStates: KeyStateStore;
   /** Status list allocation and the running entries each list serves. */
   readonly statusLists: StatusListStore;
+  /** The audit trail's events, in their own table or key. */
+  readonly audit: AuditStore;
   /** Throws if the store cannot be reached (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

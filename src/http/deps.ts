@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../audit/trail.js';
 import type { Config } from '../config/schema.js';
 import type { ExecutionRegistry } from '../executions/registry.js';
 import type { KeyRing } from '../keys/ring.js';
@@ -16,4 +17,7 @@ export interface ServerDeps {
   metrics: Metrics;
   logger: Logger;
   engineTokens: readonly string[];
+  audit: AuditTrail;
+  /** WFID_ADMIN_TOKEN: reads the audit trail and the console; undefined = both closed. */
+  adminToken?: string;
 }

@@ -6,6 +6,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { describeError, isWfidError, WfidError } from '../errors.js';
+import { AUDITED_ROUTES, auditContextOf } from './audit-context.js';
 import type { ServerDeps } from './deps.js';
 import { engineRoutes } from './routes/engine.js';
 import { executionRoutes } from './routes/execution.js';
@@ -44,6 +45,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       );
     }
     deps.metrics.httpErrors.inc({ code: wfid.oauthError });
+    if (
+      wfid.status >= 400 &&
+      wfid.status < 500 &&
+      wfid.status !== 404 &&
+      AUDITED_ROUTES.has(request.routeOptions.url ?? '')
+    ) {
+      deps.audit.record({
+        ...auditContextOf(request),
+        kind: 'request.refused',
+        outcome: wfid.oauthError,
+        reason: wfid.code,
+      });
+    }
     if (wfid.retryAfter !== undefined) reply.header('retry-after', String(wfid.retryAfter));
     if (wfid.status === 401) reply.header('www-authenticate', `Bearer error="${wfid.oauthError}"`);
     reply

@@ -35,6 +35,8 @@ export interface MintedToken {
   value: string;
   expiresAt: number;
   jti: string;
+  /** The key that signed it. */
+  kid: string;
 }
 
 /** Mints identity tokens for running executions: claims, lifetime, audience, then one signature. */
@@ -83,7 +85,7 @@ export class TokenMinter {
     const signingInput = `${key.encodedHeader}.${base64url(payload)}`;
     const signature = await ring.sign(Buffer.from(signingInput, 'latin1'), key);
     key.tokensMinted?.inc();
-    return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti };
+    return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti, kid: key.kid };
   }
 
   /**

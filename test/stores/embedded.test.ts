@@ -5,9 +5,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { SqliteStore } from '../../src/executions/stores/sqlite.js';
+import { describeAuditSuite } from './audit-suite.js';
 import { describeStoreSuite, execution } from './store-suite.js';
 
 describeStoreSuite('memory', async () => ({ store: new MemoryStore() }));
+describeAuditSuite('memory', async () => ({ store: new MemoryStore() }));
+
+describeAuditSuite('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+  return {
+    store: new SqliteStore(join(dir, 'wfid.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
 
 describeStoreSuite('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/executions/stores/open.js';
 import { PostgresStore } from '../../src/executions/stores/postgres.js';
 import { type PostgresPeer, startPostgres } from '../peers/postgres.js';
+import { describeAuditSuite } from './audit-suite.js';
 import { describeStoreFaults } from './fault-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
@@ -29,6 +30,7 @@ describe('postgres store migrations', () => {
         "SELECT tablename FROM pg_tables WHERE tablename LIKE 'wfid_%' ORDER BY 1",
       );
       expect(tables.rows.map((row) => row.tablename)).toEqual([
+        'wfid_audit_events',
         'wfid_executions',
         'wfid_key_states',
         'wfid_leases',
@@ -61,6 +63,7 @@ describe('postgres store migrations', () => {
 });
 
 describeStoreSuite('postgres', async () => ({ store: await PostgresStore.open(server.url) }));
+describeAuditSuite('postgres', async () => ({ store: await PostgresStore.open(server.url) }));
 
 describeStoreFaults(
   'postgres',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/executions/stores/open.js';
 import { RedisStore } from '../../src/executions/stores/redis.js';
 import { type RedisPeer, startRedis } from '../peers/redis.js';
+import { describeAuditSuite } from './audit-suite.js';
 import { describeStoreFaults } from './fault-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
@@ -53,6 +54,7 @@ describe('redis store durability check', () => {
 });
 
 describeStoreSuite('redis', async () => ({ store: await RedisStore.open(server.url) }));
+describeAuditSuite('redis', async () => ({ store: await RedisStore.open(server.url) }));
 
 describeStoreFaults(
   'redis',

@@ -1,10 +1,11 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
+import { auditedKeyStates } from '../../audit/key-states.js';
 import type { Config } from '../../config/schema.js';
 import { WfidError } from '../../errors.js';
-import type { ExecutionStore } from '../../executions/store.js';
+import type { ExecutionStore, KeyStateStore } from '../../executions/store.js';
 import { openStore } from '../../executions/stores/open.js';
-import { rotationPolicy } from '../../issuer.js';
+import { auditTrail, rotationPolicy } from '../../issuer.js';
 import { toPublicJwk } from '../../jws/jwk.js';
 import type { KeyBackend } from '../../keys/backend.js';
 import { openBackend } from '../../keys/open.js';
@@ -17,6 +18,8 @@ import { cliLogger, configOf, issuerUrl, print, withoutSecrets } from '../common
 interface Opened {
   config: Config;
   store: ExecutionStore;
+  /** The store's key states, recording operator changes in the audit trail. */
+  keyStates: KeyStateStore;
   ring: KeyRing;
   policy: RotationPolicy;
   close(): Promise<void>;
@@ -44,15 +47,18 @@ async function open(command: Command): Promise<Opened> {
     await store.close();
     throw err;
   });
-  const policy = rotationPolicy(config, store, backend, cliLogger);
+  const audit = auditTrail(config, store, cliLogger);
+  const policy = rotationPolicy(config, store, backend, cliLogger, audit);
   const ring = new KeyRing(backend, { logger: cliLogger, policy });
   await ring.refresh();
   const close = async () => {
     await policy.release();
     await ring.close();
+    await audit.close();
     await store.close();
   };
-  return { config, store, ring, policy, close };
+  const keyStates = auditedKeyStates(store.keyStates, audit);
+  return { config, store, keyStates, ring, policy, close };
 }
 
 /**
@@ -200,7 +206,7 @@ export function keysCommands(program: Command): void {
     .description('make a pending key the signing key now')
     .option('--force', 'even before it has been published for rotation.prepublish')
     .action(async (kid: string, options: { force?: boolean }, command: Command) => {
-      const { config, store, ring, policy, close } = await open(command);
+      const { config, keyStates, ring, policy, close } = await open(command);
       try {
         if (ring.allKeys().some((key) => key.kid === kid) && !policy.records.has(kid)) {
           throw new WfidError(
@@ -209,7 +215,7 @@ export function keysCommands(program: Command): void {
           );
         }
         print(
-          await activateKey(store.keyStates, kid, {
+          await activateKey(keyStates, kid, {
             prepublishMs: config.rotation.prepublish,
             force: options.force ?? false,
           }),
@@ -225,10 +231,10 @@ export function keysCommands(program: Command): void {
     .option('--now', 'remove it from the JWKS immediately: tokens it signed stop verifying')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (kid: string, options: { now?: boolean; yes?: boolean }, command: Command) => {
-      const { store, ring, close } = await open(command);
+      const { keyStates, ring, close } = await open(command);
       try {
         if (options.now) await confirm(kid, options.yes);
-        const retired = await retireKey(store.keyStates, kid, { now: options.now ?? false });
+        const retired = await retireKey(keyStates, kid, { now: options.now ?? false });
         // Holding the lease (no server running), take the next step now: another key activates.
         await ring.refresh();
         print(retired);

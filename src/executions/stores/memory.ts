@@ -1,3 +1,4 @@
+import { MemoryAuditStore } from '../../audit/stores/memory.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
@@ -49,6 +50,7 @@ export class MemoryStore implements ExecutionStore {
       },
     };
   }
+  readonly audit = new MemoryAuditStore();
 
   async insertExecution(record: ExecutionRecord) {
     const existing = this.executions.get(record.executionId);

@@ -1,4 +1,5 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
+import { POSTGRES_AUDIT_MIGRATION, PostgresAuditStore } from '../../audit/stores/postgres.js';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import type {
@@ -39,6 +40,7 @@ const MIGRATIONS = [
   `CREATE TABLE wfid_status_list_first (
      only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), list_id integer NOT NULL);
    INSERT INTO wfid_status_list_first (list_id) VALUES (floor(random() * 500000000)::integer);`,
+  POSTGRES_AUDIT_MIGRATION,
 ];
 
 /** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
@@ -124,6 +126,7 @@ export class PostgresStore implements ExecutionStore {
   readonly kind = 'postgres';
   readonly keyStates: KeyStateStore;
   readonly statusLists: StatusListStore;
+  readonly audit: PostgresAuditStore;
 
   private constructor(
     private readonly pool: Pool,
@@ -171,6 +174,9 @@ export class PostgresStore implements ExecutionStore {
         };
       },
     };
+    this.audit = new PostgresAuditStore((text, values, name) =>
+      this.guard(() => this.pool.query({ text, values, ...(name ? { name } : {}) })),
+    );
   }
 
   /** Connects, runs pending migrations under an advisory lock, and checks durability settings. */

@@ -1,4 +1,5 @@
 import type { Redis as RedisClient } from 'ioredis';
+import { RedisAuditStore } from '../../audit/stores/redis.js';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
@@ -24,6 +25,7 @@ import { type ExecutionRow, fromRow, toRow } from './rows.js';
  *   wfid:status_list:newest   hash {list, size, next}: where the next status entry comes from
  *   wfid:sl:<list>            hash idx -> execution key, for the list's executions not yet seen
  *                             ended (pruned when the list is read, and at collection)
+ *   wfid:audit                sorted set of audit events (see src/audit/stores/redis.ts)
  * Scripts touch keys they build themselves, so this needs a single primary (standalone or
  * Sentinel), not Redis Cluster.
  */
@@ -149,6 +151,7 @@ export class RedisStore implements ExecutionStore {
   readonly kind = 'redis';
   readonly keyStates: KeyStateStore;
   readonly statusLists: StatusListStore;
+  readonly audit: RedisAuditStore;
 
   private constructor(
     private readonly redis: Scripted,
@@ -197,6 +200,7 @@ export class RedisStore implements ExecutionStore {
         return { size: parseListInfo(info).size, running };
       },
     };
+    this.audit = new RedisAuditStore(redis, (command) => this.guard(command));
   }
 
   static async open(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../audit/stores/sqlite.js';
 import { WfidError } from '../../errors.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
@@ -39,6 +40,7 @@ const MIGRATIONS = [
    CREATE TABLE status_lists (
      list_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, next_idx INTEGER NOT NULL,
      created_at INTEGER NOT NULL);`,
+  SQLITE_AUDIT_MIGRATION,
 ];
 
 /** The default store: one SQLite file (WAL), enough for a single issuer. */
@@ -46,6 +48,7 @@ export class SqliteStore implements ExecutionStore {
   readonly kind = 'sqlite';
   readonly keyStates: KeyStateStore;
   readonly statusLists: StatusListStore;
+  readonly audit: SqliteAuditStore;
   private readonly db: Database.Database;
   private readonly statements;
   private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = {
@@ -67,6 +70,7 @@ export class SqliteStore implements ExecutionStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.audit = new SqliteAuditStore(this.db);
     const db = this.db;
     this.statements = {
       insert: db.prepare(

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { audienceText, DEFAULT_ENGINE } from '../../audit/event.js';
 import { WfidError } from '../../errors.js';
+import { noteAuditContext } from '../audit-context.js';
 import { bearerToken } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { MintRateLimit } from '../rate-limit.js';
@@ -14,7 +16,7 @@ const TOKEN_RESPONSE = {
 
 /** `/v1/token`: a running execution, holding its request token, asks for identity tokens. */
 export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  const { registry, minter, config } = deps;
+  const { registry, minter, config, audit } = deps;
   const limit = new MintRateLimit(config.tokens.rate_limit);
 
   const mint = async (request: FastifyRequest, audience: unknown, lifetimeS: unknown) => {
@@ -22,8 +24,23 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     if (requestToken === undefined)
       throw new WfidError('ERR_INVALID_TOKEN', 'request token required (Authorization: Bearer)');
     const execution = await registry.authenticate(requestToken);
+    const about = {
+      engine: DEFAULT_ENGINE,
+      execution_id: execution.executionId,
+      workflow_id: execution.workflowId,
+      audience: typeof audience === 'string' ? audience : undefined,
+    };
+    noteAuditContext(request, about);
     limit.take(execution.executionId);
     const token = await minter.mint(execution, { audience, lifetimeS });
+    audit.record({
+      ...about,
+      kind: 'token.minted',
+      audience: audienceText(audience as string | string[]),
+      jti: token.jti,
+      kid: token.kid,
+      outcome: 'ok',
+    });
     return { value: token.value, expires_at: token.expiresAt };
   };
 

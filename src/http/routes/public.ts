@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { audienceText, DEFAULT_ENGINE } from '../../audit/event.js';
 import { WfidError } from '../../errors.js';
 import { JWS_ALGS } from '../../jws/algorithms.js';
+import { decodeCompact, decodeJsonSegment } from '../../jws/decode-compact.js';
 import { RESERVED_CLAIMS } from '../../tokens/claims.js';
 import { introspect, introspectionResponse } from '../../tokens/introspect.js';
 import { STATUS_LIST_MEDIA_TYPE } from '../../tokens/status-list.js';
@@ -8,7 +10,7 @@ import type { ServerDeps } from '../deps.js';
 
 /** Discovery, JWKS, introspection and status lists: what verifiers use, without credentials. */
 export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  const { config, ring, registry, metrics, statusLists } = deps;
+  const { config, ring, registry, metrics, statusLists, audit } = deps;
   const base = config.issuer.replace(/\/$/, '');
   const discovery = JSON.stringify({
     issuer: config.issuer,
@@ -43,6 +45,26 @@ export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
     const token = typeof body?.token === 'string' ? body.token : '';
     const result = await introspect(token, { ring, registry, issuer: config.issuer });
     metrics.introspections.inc({ result: result.active ? 'active' : result.reason });
+    // A known token is one whose signature a key of ours verified; forgeries are not events.
+    if (result.active || SIGNED_BY_US.has(result.reason)) {
+      // Decoding again only what introspection has already verified: it cannot fail here.
+      const { encodedHeader, payload: claims } = decodeCompact(token);
+      const header = decodeJsonSegment(encodedHeader, 'header');
+      audit.record({
+        kind: 'token.introspected',
+        engine: DEFAULT_ENGINE,
+        execution_id: stringOrNull(claims.execution_id),
+        workflow_id: stringOrNull(claims.workflow_id),
+        audience:
+          typeof claims.aud === 'string' || Array.isArray(claims.aud)
+            ? audienceText(claims.aud as string | string[])
+            : null,
+        jti: stringOrNull(claims.jti),
+        kid: stringOrNull(header.kid),
+        outcome: result.active ? 'active' : 'inactive',
+        reason: result.active ? null : result.reason,
+      });
+    }
     reply.header('cache-control', 'no-store');
     return introspectionResponse(result);
   });
@@ -73,4 +95,11 @@ function statusListRoutes(app: FastifyInstance, deps: ServerDeps): void {
       .type(STATUS_LIST_MEDIA_TYPE)
       .send(token);
   });
+}
+
+/** Inactive reasons that come after the signature was verified with one of our keys. */
+const SIGNED_BY_US = new Set(['wrong_issuer', 'expired', 'not_yet_valid', 'execution_ended']);
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
 }
