@@ -6,8 +6,10 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { describeError, isWfidError, WfidError } from '../errors.js';
+import { AdminCredential } from './admin-auth.js';
 import { AUDITED_ROUTES, auditContextOf } from './audit-context.js';
 import type { ServerDeps } from './deps.js';
+import { adminRoutes } from './routes/admin.js';
 import { engineRoutes } from './routes/engine.js';
 import { executionRoutes } from './routes/execution.js';
 import { opsRoutes } from './routes/ops.js';
@@ -81,6 +83,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   engineRoutes(app, deps);
   executionRoutes(app, deps);
   opsRoutes(app, deps);
+  const admin = new AdminCredential(deps.adminToken, deps.engineTokens);
+  adminRoutes(app, deps, admin);
   return app;
 }
 

@@ -153,6 +153,32 @@ describe('secrets in the YAML file', () => {
     expect(error!.message).not.toContain('1234-secret');
     expect(loadConfig({ env: { WFID_PKCS11_PIN: '1234' } }).pkcs11).toMatchObject({ pin: '1234' });
   });
+
+  it('takes the admin token from WFID_ADMIN_TOKEN or a file, never from YAML, and only 32 characters or more', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    const admin = 'x'.repeat(32);
+    await writeFile(file, `admin_token: "${admin}"\n`);
+    expect(() => loadConfig({ file, env: {} })).toThrow(/admin_token.*WFID_ADMIN_TOKEN/);
+    expect(loadConfig({ env: { WFID_ADMIN_TOKEN: admin } }).admin_token).toBe(admin);
+    await writeFile(join(dir, 'admin'), `${admin}\n`, { mode: 0o600 });
+    expect(loadConfig({ env: { WFID_ADMIN_TOKEN_FILE: join(dir, 'admin') } }).admin_token).toBe(
+      admin,
+    );
+    let error: Error | undefined;
+    try {
+      loadConfig({ env: { WFID_ADMIN_TOKEN: 'short-admin-secret' } });
+    } catch (err) {
+      error = err as Error;
+    }
+    expect(error).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(error!.message).toContain('admin_token (WFID_ADMIN_TOKEN): at least 32 characters');
+    expect(error!.message).not.toContain('short-admin-secret');
+    expect(loadConfig({ env: {} }).audit).toMatchObject({
+      enabled: true,
+      retention: 30 * 86_400_000,
+    });
+  });
 });
 
 describe('rotation settings that would break verifiers', () => {
