@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { isWfidError } from '../errors.js';
+import { auditCommand } from './commands/audit.js';
 import { executionCommands } from './commands/execution.js';
 import { initCommand } from './commands/init.js';
 import { keysCommands } from './commands/keys.js';
@@ -17,6 +18,7 @@ initCommand(program);
 keysCommands(program);
 tokenCommands(program);
 executionCommands(program);
+auditCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One clear line for the operator; stacks only on request.

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { type RunningIssuer, startIssuer, until } from './harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSX = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+const ADMIN_TOKEN = `wfa_cli_${'0123456789'.repeat(4)}`;
 
 async function wfid(args: string[], env: Record<string, string>, cwd: string) {
   try {
@@ -36,8 +37,16 @@ describe('wfid CLI', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wfid-cli-'));
-    issuer = await startIssuer({ dataDir: dir });
-    env = { WFID_DATA_DIR: dir, WFID_ISSUER: issuer.url, WFID_ENGINE_TOKEN: issuer.engineToken };
+    issuer = await startIssuer({
+      dataDir: dir,
+      env: { WFID_ADMIN_TOKEN: ADMIN_TOKEN, WFID_AUDIT_FLUSH_INTERVAL: '100ms' },
+    });
+    env = {
+      WFID_DATA_DIR: dir,
+      WFID_ISSUER: issuer.url,
+      WFID_ENGINE_TOKEN: issuer.engineToken,
+      WFID_ADMIN_TOKEN: ADMIN_TOKEN,
+    };
   });
   afterAll(async () => {
     await issuer?.stop();
@@ -211,5 +220,100 @@ describe('wfid CLI', () => {
     const header = JSON.parse(Buffer.from(token.value.split('.')[0]!, 'base64url').toString());
     expect(header.kid).not.toBe(active.kid);
     expect(kids).toContain(header.kid);
+  });
+
+  it('audit prints the trail as a table or JSON lines, with filters, including key changes made by the CLI', async () => {
+    const lines = async (args: string[]) => {
+      const result = await wfid(['audit', '--json', ...args], env, dir);
+      expect(result.code).toBe(0);
+      return result.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, string>);
+    };
+    await until(async () =>
+      (await lines(['--workflow-id', 'wf-cli'])).some((event) => event.kind === 'execution.ended'),
+    );
+    const events = await lines(['--workflow-id', 'wf-cli']);
+    expect(events.map((event) => event.kind)).toEqual([
+      'execution.registered',
+      'token.minted',
+      'token.introspected',
+      'execution.ended',
+      'token.introspected',
+    ]);
+    expect(events.slice(2).map((event) => event.outcome)).toEqual([
+      'active',
+      'canceled',
+      'inactive',
+    ]);
+    expect(events.at(-1)).toMatchObject({ execution_id: 'cli-1', reason: 'execution_ended' });
+    // `keys retire --now` ran in the CLI process: its own trail wrote the change.
+    const retired = await lines(['--kind', 'key.retired']);
+    expect(retired[0]).toMatchObject({
+      kind: 'key.retired',
+      outcome: 'retired',
+      reason: 'operator',
+    });
+    const table = await wfid(
+      ['audit', '--workflow-id', 'wf-cli', '--kind', 'token.minted'],
+      env,
+      dir,
+    );
+    const [header, ...rows] = table.stdout.trim().split('\n');
+    expect(header).toMatch(/^TIME\s+KIND\s+OUTCOME/);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain('token.minted');
+    const refused = await wfid(
+      ['audit'],
+      { ...env, WFID_ADMIN_TOKEN: issuer.engineToken.padEnd(40, 'x') },
+      dir,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('401');
+  });
+
+  it('audit --follow prints events recorded after it started', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        TSX,
+        join(ROOT, 'src/cli/main.ts'),
+        'audit',
+        '--follow',
+        '--workflow-id',
+        'wf-follow',
+        '--interval',
+        '0.2',
+      ],
+      {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    let errors = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (errors += chunk));
+    const wrote = (err: Error) => {
+      throw new Error(`${err.message}; wfid audit wrote ${output}${errors}`);
+    };
+    try {
+      // The header is printed once the command has fixed its starting point (now).
+      await until(async () => output.startsWith('TIME')).catch(wrote);
+      const started = await issuer.startExecution({ workflow_id: 'wf-follow' });
+      await until(async () => output.includes('token.minted')).catch(wrote);
+      const rows = output.trim().split('\n').slice(1);
+      expect(rows.map((line) => line.split(/\s+/)[1])).toEqual([
+        'execution.registered',
+        'token.minted',
+      ]);
+      expect(rows.every((line) => line.includes(started.execution_id))).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });
