@@ -41,6 +41,11 @@ export class AuditTrail {
     return this.options.store;
   }
 
+  /** Events waiting to be written. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   record(input: AuditInput): void {
     if (!this.options.enabled) return;
     if (this.queue.length >= this.options.queueSize) {

@@ -10,6 +10,7 @@ import { AdminCredential } from './admin-auth.js';
 import { AUDITED_ROUTES, auditContextOf } from './audit-context.js';
 import type { ServerDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
+import { consoleRoutes } from './routes/console.js';
 import { engineRoutes } from './routes/engine.js';
 import { executionRoutes } from './routes/execution.js';
 import { opsRoutes } from './routes/ops.js';
@@ -85,6 +86,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   opsRoutes(app, deps);
   const admin = new AdminCredential(deps.adminToken, deps.engineTokens);
   adminRoutes(app, deps, admin);
+  consoleRoutes(app, deps, admin);
   return app;
 }
 
