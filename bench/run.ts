@@ -3,6 +3,7 @@
  * against a baseline measured in the same run, because this machine is shared and noisy.
  * `-- --only mint,http` runs a subset.
  */
+import { benchAudit } from './audit.js';
 import { benchAwsKms } from './aws-kms.js';
 import { benchHttp, benchHttpStores } from './http.js';
 import { benchMint } from './mint.js';
@@ -19,6 +20,7 @@ const TARGETS: Record<string, { min?: number; max?: number }> = {
   verify_vs_raw_verify: { min: 0.75 },
   verify_status_list_vs_verify: { min: 0.7 },
   http_token_vs_baseline: { min: 0.9 },
+  http_token_audit_vs_no_audit: { min: 0.95 },
   http_token_vs_openbao: { min: 3 },
   registration_vs_baseline: { min: 1 },
   registration_p99_ms: { max: 25 },
@@ -39,6 +41,7 @@ const BENCHES: Record<string, () => Promise<Record<string, number>>> = {
   },
   'status-list': benchStatusList,
   http: benchHttp,
+  audit: benchAudit,
   'http-stores': benchHttpStores,
   registration: benchRegistration,
   openbao: benchOpenBaoOidc,
