@@ -52,6 +52,12 @@ rotation:
   # every: 30d           # rotate the signing key (off when absent)
   prepublish: 24h        # a new key is in the JWKS this long before it signs
   disable_retired: false # disable retired versions in the backend (never destroys them)
+
+# The audit trail, kept in the store. The admin credential that reads it (GET /v1/audit,
+# wfid audit, /console) comes from WFID_ADMIN_TOKEN or WFID_ADMIN_TOKEN_FILE, never from here.
+audit:
+  retention: 30d         # events older than this are deleted
+  flush_interval: 1s     # events are written in batches at least this often
 `;
 
 export function initCommand(program: Command): void {
