@@ -122,5 +122,19 @@ export function describeAuditSuite(name: string, open: () => Promise<OpenedStore
       expect(await store.audit.pruneEvents(base + 3)).toBeGreaterThanOrEqual(3);
       expect((await list({ filter: { workflow_id } })).events).toEqual(events.slice(3));
     });
+
+    it('prunes more events than one deletion step takes', async () => {
+      const base = Date.now() - 50 * 86_400_000;
+      const workflow_id = `wf-bulk-${randomUUID()}`;
+      const bulk = Array.from({ length: 2500 }, (_, index) =>
+        toEvent({ kind: 'token.minted', workflow_id, outcome: 'ok' }, base + index),
+      );
+      await store.audit.appendEvents(bulk);
+      expect(await store.audit.pruneEvents(base + 2400)).toBeGreaterThanOrEqual(2400);
+      const left = await list({ filter: { workflow_id } });
+      expect(left.events.map((event) => event.id)).toEqual(
+        bulk.slice(2400).map((event) => event.id),
+      );
+    });
   });
 }

@@ -11,6 +11,7 @@ import type { AuditStore } from '../store.js';
 const KEY = 'wfid:audit';
 const CHUNK = 500;
 const SCAN_LIMIT = 10_000;
+const PRUNE_BATCH = 1000;
 
 type Guard = <T>(command: () => Promise<T>) => Promise<T>;
 
@@ -61,8 +62,19 @@ export class RedisAuditStore implements AuditStore {
     }
   }
 
+  /** In bounded steps: Redis serves nothing else while one command runs. */
   async pruneEvents(before: number) {
-    return this.guard(() => this.redis.zremrangebylex(KEY, '-', `(${timePrefix(before)}`));
+    let total = 0;
+    for (;;) {
+      const oldest = await this.guard(() =>
+        this.redis.zrangebylex(KEY, '-', `(${timePrefix(before)}`, 'LIMIT', PRUNE_BATCH - 1, 1),
+      );
+      // Fewer than a batch left: remove the rest at once.
+      const upTo = oldest[0] === undefined ? `(${timePrefix(before)}` : `[${oldest[0]}`;
+      const removed = await this.guard(() => this.redis.zremrangebylex(KEY, '-', upTo));
+      total += removed;
+      if (oldest[0] === undefined) return total;
+    }
   }
 }
 

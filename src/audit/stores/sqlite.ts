@@ -12,6 +12,7 @@ export const SQLITE_AUDIT_MIGRATION = `CREATE TABLE audit_events (
    CREATE INDEX audit_events_execution ON audit_events (execution_id, id);
    CREATE INDEX audit_events_workflow ON audit_events (workflow_id, id);`;
 
+const PRUNE_BATCH = 2000;
 /** Rows per INSERT statement: fewer statement executions per batch. */
 const ROWS_PER_INSERT = 50;
 
@@ -30,7 +31,9 @@ export class SqliteAuditStore implements AuditStore {
       );
     this.insertMany = insert(ROWS_PER_INSERT);
     this.insertOne = insert(1);
-    this.prune = db.prepare('DELETE FROM audit_events WHERE id < ?');
+    this.prune = db.prepare(
+      `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE id < ? ORDER BY id LIMIT ${PRUNE_BATCH})`,
+    );
   }
 
   async appendEvents(events: readonly AuditEvent[]) {
@@ -50,7 +53,14 @@ export class SqliteAuditStore implements AuditStore {
     return pageOf(rows.map(eventOf), query.limit);
   }
 
+  /** In batches, yielding between them: SQLite runs on the event loop, which must keep serving. */
   async pruneEvents(before: number) {
-    return this.prune.run(timePrefix(before)).changes;
+    let total = 0;
+    for (;;) {
+      const deleted = this.prune.run(timePrefix(before)).changes;
+      total += deleted;
+      if (deleted < PRUNE_BATCH) return total;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }
