@@ -17,6 +17,9 @@ export class AdminCredential {
   constructor(adminToken: string | undefined, engineTokens: readonly string[]) {
     this.admin = adminToken === undefined ? undefined : digest(adminToken);
     this.engines = engineTokens.map(digest);
+    // Separate credentials: an engine must never hold the key to the audit trail.
+    if (this.admin && this.engines.some((engine) => engine.equals(this.admin!)))
+      throw new WfidError('ERR_CONFIG', 'WFID_ADMIN_TOKEN: must differ from every engine token');
   }
 
   get configured(): boolean {
