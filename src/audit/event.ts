@@ -71,9 +71,13 @@ export function timePrefix(time: number): string {
   return Math.max(0, Math.floor(time)).toString(36).padStart(TIME_DIGITS, '0');
 }
 
+/** Events come many per millisecond under load: the last prefix is reused. */
+let lastPrefix = { time: -1, prefix: '' };
+
 export function newEventId(time: number): string {
   counter = (counter + 1) % 36 ** 6;
-  return `${timePrefix(time)}-${counter.toString(36).padStart(6, '0')}-${processSuffix}`;
+  if (lastPrefix.time !== time) lastPrefix = { time, prefix: timePrefix(time) };
+  return `${lastPrefix.prefix}-${counter.toString(36).padStart(6, '0')}-${processSuffix}`;
 }
 
 export function toEvent(input: AuditInput, time: number): AuditEvent {

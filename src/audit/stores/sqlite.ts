@@ -37,13 +37,19 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async appendEvents(events: readonly AuditEvent[]) {
-    const values = (slice: readonly AuditEvent[]) =>
-      slice.flatMap((event) => AUDIT_COLUMNS.map((column) => event[column]));
+    const values = (from: number, count: number) => {
+      const row: unknown[] = [];
+      for (let index = from; index < from + count; index++) {
+        const event = events[index]!;
+        for (const column of AUDIT_COLUMNS) row.push(event[column]);
+      }
+      return row;
+    };
     this.db.transaction(() => {
       let index = 0;
       for (; index + ROWS_PER_INSERT <= events.length; index += ROWS_PER_INSERT)
-        this.insertMany.run(values(events.slice(index, index + ROWS_PER_INSERT)));
-      for (; index < events.length; index++) this.insertOne.run(values([events[index]!]));
+        this.insertMany.run(values(index, ROWS_PER_INSERT));
+      for (; index < events.length; index++) this.insertOne.run(values(index, 1));
     })();
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audienceText, DEFAULT_ENGINE } from '../../audit/event.js';
 import { WfidError } from '../../errors.js';
+import type { MintedToken } from '../../tokens/mint.js';
 import { noteAuditContext } from '../audit-context.js';
 import { bearerToken } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
@@ -24,18 +25,25 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     if (requestToken === undefined)
       throw new WfidError('ERR_INVALID_TOKEN', 'request token required (Authorization: Bearer)');
     const execution = await registry.authenticate(requestToken);
-    const about = {
+    let token: MintedToken;
+    try {
+      limit.take(execution.executionId);
+      token = await minter.mint(execution, { audience, lifetimeS });
+    } catch (err) {
+      // Only a refusal needs the context noted; the mint path stays as short as it can.
+      noteAuditContext(request, {
+        engine: DEFAULT_ENGINE,
+        execution_id: execution.executionId,
+        workflow_id: execution.workflowId,
+        audience: typeof audience === 'string' ? audience : undefined,
+      });
+      throw err;
+    }
+    audit.record({
+      kind: 'token.minted',
       engine: DEFAULT_ENGINE,
       execution_id: execution.executionId,
       workflow_id: execution.workflowId,
-      audience: typeof audience === 'string' ? audience : undefined,
-    };
-    noteAuditContext(request, about);
-    limit.take(execution.executionId);
-    const token = await minter.mint(execution, { audience, lifetimeS });
-    audit.record({
-      ...about,
-      kind: 'token.minted',
       audience: audienceText(audience as string | string[]),
       jti: token.jti,
       kid: token.kid,
