@@ -56,8 +56,9 @@ export async function consoleData(
   deps: ServerDeps,
   params: Record<string, string>,
 ): Promise<ConsoleData> {
-  const now = Date.now();
   const { config, ring, registry, audit } = deps;
+  await audit.flush();
+  const now = Date.now();
   const store = registry.store;
   const health: Health[] = [];
   const keysHealth = ring.health();

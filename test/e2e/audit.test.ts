@@ -49,7 +49,8 @@ for (const [name, startStore] of Object.entries(STORES)) {
       issuer = await startIssuer({
         env: {
           WFID_ADMIN_TOKEN: ADMIN_TOKEN,
-          WFID_AUDIT_FLUSH_INTERVAL: '100ms',
+          // Never on its own during the test: reads must flush what this replica queued.
+          WFID_AUDIT_FLUSH_INTERVAL: '1h',
           WFID_TOKENS_RATE_LIMIT: '3',
           WFID_TOKENS_AUDIENCES: 'aud-default,aud-a,aud-b',
           WFID_TOKENS_DEFAULT_AUDIENCE: 'aud-default',

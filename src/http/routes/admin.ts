@@ -11,6 +11,8 @@ export function adminRoutes(app: FastifyInstance, deps: ServerDeps, admin: Admin
 
     scope.get('/v1/audit', async (request, reply) => {
       const query = parseAuditQuery(request.query as Record<string, unknown>);
+      // Read-your-writes on this replica: what it has queued is written before the read.
+      await deps.audit.flush();
       const page = await deps.audit.store.listEvents(query);
       reply.header('cache-control', 'no-store');
       return {
