@@ -25,7 +25,7 @@ describe('postgres store migrations', () => {
     await client.connect();
     try {
       const { rows } = await client.query('SELECT version FROM wfid_migrations ORDER BY version');
-      expect(rows.map((row) => row.version)).toEqual([1, 2, 3]);
+      expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4]);
       const tables = await client.query(
         "SELECT tablename FROM pg_tables WHERE tablename LIKE 'wfid_%' ORDER BY 1",
       );
