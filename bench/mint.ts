@@ -30,6 +30,7 @@ export async function benchMint(): Promise<Record<string, number>> {
     statusListUri: (list) => `https://wfid.example.com/v1/status-lists/${list}`,
   });
   const execution: ExecutionRecord = {
+    engine: 'n8n-prod',
     executionId: randomUUID(),
     workflowId: 'wf-bench-0001',
     workflowName: 'Nightly invoice sync',

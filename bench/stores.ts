@@ -56,7 +56,7 @@ export async function benchStores(): Promise<Record<string, number>> {
       const tokenIds = await seed(store);
       const lookup = async (index: number) => {
         const token = await store.getRequestToken(tokenIds[index % tokenIds.length]!);
-        await store.getExecution(token!.executionId);
+        await store.getExecution(token!.engine, token!.executionId);
         return undefined; // run() times it
       };
       await run(lookup, 500, 1); // warm up connections and prepared statements
@@ -76,7 +76,7 @@ export async function benchStores(): Promise<Record<string, number>> {
           const record = execution();
           await store.insertExecution(record);
           const before = performance.now();
-          await store.endExecution(record.executionId, 'success', Date.now());
+          await store.endExecution(record.engine, record.executionId, 'success', Date.now());
           return performance.now() - before;
         },
         ENDS,
@@ -104,6 +104,7 @@ async function seed(store: ExecutionStore): Promise<string[]> {
     await store.insertExecution(record);
     const tokenId = randomUUID();
     await store.addRequestToken(tokenId, {
+      engine: record.engine,
       executionId: record.executionId,
       secretHash: randomBytes(32),
     });
@@ -138,6 +139,7 @@ async function run(
 function execution(): ExecutionRecord {
   const now = Date.now();
   return {
+    engine: 'bench',
     executionId: `bench-${randomUUID()}`,
     workflowId: 'wf-bench',
     workflowName: 'Benchmark',

@@ -8,13 +8,15 @@
  *
  * const issuer = await createIssuer(loadConfig());
  * await issuer.listen();
- * const { record, requestToken } = await issuer.registry.start({ executionId: '42', workflowId: 'wf-1' });
+ * const engine = { name: DEFAULT_ENGINE };
+ * const { record, requestToken } = await issuer.registry.start(engine, { executionId: '42', workflowId: 'wf-1' });
  * const token = await issuer.minter.mint(record, { audience: 'https://sts.amazonaws.com' });
  * ```
  */
 export { type LoadOptions, loadConfig } from './config/load.js';
 export type { Config, ConfigInput } from './config/schema.js';
 export { type ErrorCode, isWfidError, WfidError } from './errors.js';
+export { DEFAULT_ENGINE, type Engine } from './executions/engine.js';
 export type { EndStatus, ExecutionRecord, ExecutionStatus } from './executions/execution.js';
 export { ExecutionRegistry, type StartInput } from './executions/registry.js';
 export type { ExecutionStore, KeyStateRecord, KeyStateStore } from './executions/store.js';

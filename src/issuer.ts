@@ -12,7 +12,7 @@ import { STATUS_BLOCK_MAX_AGE_MS } from './executions/status-entries.js';
 import type { ExecutionStore } from './executions/store.js';
 import { openStore } from './executions/stores/open.js';
 import type { ServerDeps } from './http/deps.js';
-import { resolveEngineTokens } from './http/engine-tokens.js';
+import { resolveEngineCredentials } from './http/engine-tokens.js';
 import { buildServer } from './http/server.js';
 import type { KeyBackend } from './keys/backend.js';
 import { openBackend } from './keys/open.js';
@@ -105,7 +105,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     statusLists,
     metrics,
     logger,
-    engineTokens: await resolveEngineTokens(config, logger),
+    engineCredentials: await resolveEngineCredentials(config, logger),
     audit,
     adminToken: config.admin_token,
   };

@@ -18,11 +18,8 @@ export const AUDIT_KINDS = [
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
-/**
- * The engine credential's name. One engine credential exists today; named engine credentials
- * fill this one field.
- */
-export const DEFAULT_ENGINE = 'default';
+/** An event's `engine` is the engine credential's name; this is the default engine's. */
+export { DEFAULT_ENGINE } from '../executions/engine.js';
 
 /** One stored event. `time` is epoch milliseconds; absent values are null, never undefined. */
 export interface AuditEvent {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WfidError } from '../errors.js';
+import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { formatDuration } from './duration.js';
 import { type Config, configSchema } from './schema.js';
 
@@ -33,8 +34,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const fromEnv = new Map<string, string>();
 
   if (Array.isArray(raw.engine_tokens)) {
-    raw.engine_tokens = raw.engine_tokens.map((entry) =>
-      resolveSecretReference(String(entry), env),
+    raw.engine_tokens = raw.engine_tokens.map((entry, index) =>
+      resolveSecretReference(String(entry), env, `engine_tokens.${index}`),
+    );
+  }
+  if (Array.isArray(raw.engines)) {
+    raw.engines = raw.engines.map((entry, index) =>
+      typeof entry === 'object' && entry !== null && 'token' in entry
+        ? {
+            ...entry,
+            token: resolveSecretReference(String(entry.token), env, `engines.${index}.token`),
+          }
+        : entry,
     );
   }
   if (typeof raw.keys === 'string') raw.keys = { uri: raw.keys };
@@ -42,22 +53,31 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const [name, path] of envPaths()) {
     const value = env[name];
     if (value === undefined || value === '') continue;
+    if (path === 'engine_tokens' && value.includes(',')) {
+      // Commas used to separate several tokens; now one variable is one token, taken as is.
+      throw new WfidError(
+        'ERR_CONFIG',
+        `engine_tokens (${name}): holds exactly one token and it contains a comma; list several credentials as file references in engine_tokens or under engines`,
+      );
+    }
     setPath(
       raw,
       path,
-      isArrayPath(path)
-        ? value
-            .split(',')
-            .map((item) => item.trim())
-            .filter(Boolean)
-        : value,
+      path === 'engine_tokens'
+        ? [value]
+        : isArrayPath(path)
+          ? value
+              .split(',')
+              .map((item) => item.trim())
+              .filter(Boolean)
+          : value,
     );
     fromEnv.set(path, name);
   }
   const tokenFile = env.WFID_ENGINE_TOKEN_FILE;
   if (tokenFile) {
     const tokens = Array.isArray(raw.engine_tokens) ? raw.engine_tokens : [];
-    raw.engine_tokens = [...tokens, ...readSecretFile(tokenFile, 'WFID_ENGINE_TOKEN_FILE')];
+    raw.engine_tokens = [...tokens, readSecretFile(tokenFile, 'WFID_ENGINE_TOKEN_FILE')];
   }
   const adminFile = env.WFID_ADMIN_TOKEN_FILE;
   if (adminFile && !env.WFID_ADMIN_TOKEN) {
@@ -104,7 +124,7 @@ function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefi
 /** Rules that span several keys; each error names the keys and the fix. */
 function checkConsistency(config: Config): void {
   const { tokens, jwks, keys, rotation, status_list: statusList } = config;
-  const fail = (message: string) => {
+  const fail = (message: string): never => {
     throw new WfidError('ERR_CONFIG', message);
   };
   if (tokens.lifetime > tokens.max_lifetime)
@@ -128,6 +148,32 @@ function checkConsistency(config: Config): void {
       'rotation.every: must be longer than rotation.prepublish (a new version is prepared prepublish before it signs)',
     );
   }
+  checkEngines(config, fail);
+}
+
+/** Engine names are namespaces and a token must say which engine presents it: both unique. */
+function checkEngines(config: Config, fail: (message: string) => never): void {
+  const owners = new Map<string, string>();
+  const credentials = [
+    ...config.engine_tokens.map((token) => ({ name: DEFAULT_ENGINE, token })),
+    ...config.engines,
+  ];
+  const named = new Set<string>();
+  for (const [index, engine] of config.engines.entries()) {
+    if (named.has(engine.name)) fail(`engines.${index}.name: "${engine.name}" is listed twice`);
+    named.add(engine.name);
+  }
+  if (named.has(DEFAULT_ENGINE) && config.engine_tokens.length > 0) {
+    fail(
+      `engines: an engine named "${DEFAULT_ENGINE}" and engine_tokens (WFID_ENGINE_TOKEN) both define the default engine; keep one`,
+    );
+  }
+  for (const { name, token } of credentials) {
+    const owner = owners.get(token);
+    if (owner !== undefined && owner !== name)
+      fail(`engines: engines "${owner}" and "${name}" share a token; each needs its own`);
+    owners.set(token, name);
+  }
 }
 
 function readYaml(file: string): Record<string, unknown> {
@@ -148,29 +194,35 @@ function readYaml(file: string): Record<string, unknown> {
  * Secrets are not written into the YAML file itself: an entry names where the secret lives,
  * `file:/run/secrets/engine-token` or `env:NAME`.
  */
-export function resolveSecretReference(entry: string, env: NodeJS.ProcessEnv): string {
-  if (entry.startsWith('file:')) return readSecretFile(entry.slice(5), entry)[0] ?? '';
+export function resolveSecretReference(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  key = 'engine_tokens',
+): string {
+  if (entry.startsWith('file:')) return readSecretFile(entry.slice(5), key);
   if (entry.startsWith('env:')) {
     const value = env[entry.slice(4)];
     if (!value)
       throw new WfidError(
         'ERR_CONFIG',
-        `engine_tokens: environment variable ${entry.slice(4)} is not set`,
+        `${key}: environment variable ${entry.slice(4)} is not set`,
       );
     return value;
   }
   throw new WfidError(
     'ERR_CONFIG',
-    'engine_tokens: secrets are not read from the YAML file; use WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE, or an entry "file:/path" or "env:NAME"',
+    `${key}: secrets are not read from the YAML file; use a reference "file:/path" or "env:NAME" (or WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE for the default engine)`,
   );
 }
 
-function readSecretFile(path: string, what: string): string[] {
+/**
+ * A secret file holds one secret. Only the line break that ends the file is dropped (editors
+ * and `echo` add one); anything else stays, so a second line or a stray space is refused by
+ * the schema rather than silently cut off.
+ */
+function readSecretFile(path: string, what: string): string {
   try {
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .map((line) => line.trim())
-      .filter(Boolean);
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
     throw new WfidError(
       'ERR_CONFIG',
@@ -203,6 +255,9 @@ function isArrayPath(path: string): boolean {
 
 function leafPaths(schema: z.ZodType, prefix: string[]): string[] {
   const inner = unwrap(schema);
+  // A list of objects (engines) has no flat env form: YAML only.
+  if (inner instanceof z.ZodArray && unwrap(inner.element as z.ZodType) instanceof z.ZodObject)
+    return [];
   if (inner instanceof z.ZodObject) {
     return Object.entries(inner.shape).flatMap(([key, child]) =>
       leafPaths(child as z.ZodType, [...prefix, key]),

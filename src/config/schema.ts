@@ -10,6 +10,23 @@ import { duration, flag } from './fields.js';
 export { duration, flag };
 
 const CLAIM_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+const ENGINE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * An engine token is a shared secret: long enough that it cannot be guessed, one token exactly
+ * as given (no splitting, no trimming: a space or a line break in it is refused, not cut off).
+ * Messages never echo the value.
+ */
+const engineToken = z
+  .string()
+  .min(
+    32,
+    'at least 32 characters: an engine token is a shared secret that must resist guessing (e.g. openssl rand -base64 32)',
+  )
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII only, no spaces or line breaks (one token)');
+
+/** A claim value fixed by an engine credential. */
+const fixedClaim = z.string().min(1).max(256);
 
 export const configSchema = z
   .object({
@@ -30,8 +47,27 @@ export const configSchema = z
     alg: z.enum(JWS_ALGS).default('ES256'),
     /** `sqlite:<path>` (default `sqlite:<data_dir>/wfid.db`), `memory:`, `postgres://…`, `redis://…`. */
     store: z.string().optional(),
-    /** Engine credentials: from WFID_ENGINE_TOKEN or files (`file:/path`), never literals in YAML. */
-    engine_tokens: z.array(z.string().min(1)).default([]),
+    /**
+     * Credentials of the default engine: WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE, or YAML
+     * references (`file:/path`, `env:NAME`), never literals in YAML. Several are for rollover.
+     */
+    engine_tokens: z.array(engineToken).default([]),
+    /**
+     * Named engine credentials (YAML only): each engine is a namespace of executions, its name
+     * is the `engine` claim, and the claims it fixes cannot be set by its requests.
+     */
+    engines: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(ENGINE_NAME, 'letters, digits and ._- (up to 64)'),
+            token: engineToken,
+            environment: fixedClaim.optional(),
+            instance: fixedClaim.optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     tokens: z
       .object({
         lifetime: duration.default(600_000),

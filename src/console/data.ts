@@ -1,6 +1,7 @@
 import type { AuditEvent, AuditQuery } from '../audit/event.js';
 import { parseAuditQuery } from '../audit/query.js';
 import { describeError } from '../errors.js';
+import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { effectiveStatus } from '../executions/execution.js';
 import type { KeyStateRecord } from '../executions/store.js';
 import type { ServerDeps } from '../http/deps.js';
@@ -153,12 +154,15 @@ async function runningExecutions(deps: ServerDeps, now: number) {
     order: 'desc',
     limit: 500,
   });
-  const ids = [
-    ...new Set(page.events.map((event) => event.execution_id).filter((id) => id !== null)),
-  ];
+  // Execution ids are unique per engine only: an execution is its engine and id.
+  const executions = new Map<string, { engine: string; id: string }>();
+  for (const { engine, execution_id: id } of page.events) {
+    const name = engine ?? DEFAULT_ENGINE;
+    if (id !== null) executions.set(JSON.stringify([name, id]), { engine: name, id });
+  }
   const running = [];
-  for (const id of ids.slice(0, RUNNING_SHOWN * 2)) {
-    const record = await deps.registry.store.getExecution(id);
+  for (const { engine, id } of [...executions.values()].slice(0, RUNNING_SHOWN * 2)) {
+    const record = await deps.registry.store.getExecution(engine, id);
     if (record && effectiveStatus(record, now) === 'running') {
       running.push({
         executionId: record.executionId,

@@ -10,6 +10,8 @@ export type ClaimValue = string | number | boolean | string[];
 
 /** What the engine says about an execution when it registers it; it all ends up in tokens. */
 export interface ExecutionIdentity {
+  /** The engine credential's name: the namespace of the execution id (see engine.ts). */
+  engine: string;
   executionId: string;
   workflowId: string;
   workflowName?: string;

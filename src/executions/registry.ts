@@ -1,5 +1,7 @@
+import { isDeepStrictEqual } from 'node:util';
 import { WfidError } from '../errors.js';
 import { newRequestToken, parseRequestToken, secretMatches } from '../tokens/request-token.js';
+import { type Engine, withEngineClaims } from './engine.js';
 import {
   type ClaimValue,
   type EndStatus,
@@ -10,8 +12,8 @@ import {
 import { StatusEntryAllocator } from './status-entries.js';
 import type { ExecutionStore } from './store.js';
 
-/** A registration from the engine (already shape-checked). */
-export interface StartInput extends ExecutionIdentity {
+/** A registration from the engine (already shape-checked); the engine comes from its credential. */
+export interface StartInput extends Omit<ExecutionIdentity, 'engine'> {
   claims?: Record<string, ClaimValue>;
   maxDurationS?: number;
 }
@@ -30,10 +32,28 @@ export interface RegistryOptions {
   retentionMs: number;
   /** Entries of a status list opened from now on (status_list.size). */
   statusListSize: number;
+  /**
+   * Runs on a new registration before anything is stored, and throws to refuse it (the issuer
+   * renders the `sub` template here), so a refused registration leaves nothing behind.
+   */
+  checkIdentity?: (record: ExecutionRecord) => void;
   now?: () => number;
 }
 
-/** The executions an engine registered, and the request tokens that let them mint. */
+/** Identity fields as the engine API names them, for conflict errors. */
+const IDENTITY_FIELDS = {
+  workflowId: 'workflow_id',
+  workflowName: 'workflow_name',
+  workflowVersion: 'workflow_version',
+  projectId: 'project_id',
+  owner: 'owner',
+  mode: 'mode',
+  trigger: 'trigger',
+  environment: 'environment',
+  instance: 'instance',
+} as const satisfies Partial<Record<keyof ExecutionIdentity, string>>;
+
+/** The executions engines registered, each in its engine's namespace, and their request tokens. */
 export class ExecutionRegistry {
   private readonly now: () => number;
   private readonly statusEntries: StatusEntryAllocator;
@@ -47,57 +67,59 @@ export class ExecutionRegistry {
   }
 
   /**
-   * Registers a running execution and issues a request token for it. Registering the same
-   * running execution again (an engine retry, or a queue-mode worker) is idempotent: the
-   * record stays as it was and one more request token is issued; earlier ones stay valid.
+   * Registers a running execution of `engine` and issues a request token for it. Registering
+   * the same running execution again (an engine retry, or a queue-mode worker) with the same
+   * values, or a subset of them, is idempotent: the record stays as it was and one more request
+   * token is issued; earlier ones stay valid. Another value for any field is a conflict.
    */
-  async start(input: StartInput): Promise<Started> {
+  async start(engine: Engine, input: StartInput): Promise<Started> {
     const now = this.now();
-    const durationMs = Math.min(
-      input.maxDurationS === undefined ? Infinity : input.maxDurationS * 1000,
-      this.options.maxDurationMs,
-    );
-    const { claims, maxDurationS: _, ...identity } = input;
-    // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
-    // shared, so no token can name the status of another execution.
-    const statusEntry = await this.statusEntries.next(now);
-    const candidate: ExecutionRecord = {
+    const { claims, maxDurationS, ...identity } = withEngineClaims(engine, input);
+    const candidate: ExecutionRecord = dropUndefined({
       ...identity,
       claims: claims ?? {},
       status: 'running',
       startedAt: now,
-      deadline: now + durationMs,
-      statusEntry,
-    };
-    const { inserted, record } = await this.store.insertExecution(dropUndefined(candidate));
+      deadline: now + this.durationMs(maxDurationS),
+    });
+    this.options.checkIdentity?.(candidate);
+    // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
+    // shared, so no token can name the status of another execution.
+    candidate.statusEntry = await this.statusEntries.next(now);
+    const { inserted, record } = await this.store.insertExecution(candidate);
     if (!inserted) {
-      if (record.workflowId !== input.workflowId) {
-        throw new WfidError(
-          'ERR_CONFLICT',
-          `execution ${input.executionId} is registered for another workflow`,
-        );
-      }
       if (!isRunning(record, now)) {
         throw new WfidError(
           'ERR_EXECUTION_ENDED',
           `execution ${input.executionId} has already ended`,
         );
       }
+      const field = this.conflictingField(record, candidate, maxDurationS);
+      if (field) {
+        throw new WfidError(
+          'ERR_CONFLICT',
+          `${field}: execution ${input.executionId} is registered with another value`,
+        );
+      }
     }
     const { token, tokenId, secretHash } = newRequestToken();
-    await this.store.addRequestToken(tokenId, { executionId: record.executionId, secretHash });
+    await this.store.addRequestToken(tokenId, {
+      engine: record.engine,
+      executionId: record.executionId,
+      secretHash,
+    });
     return { record, requestToken: token, created: inserted };
   }
 
-  async end(executionId: string, status: EndStatus): Promise<ExecutionRecord> {
-    const record = await this.store.endExecution(executionId, status, this.now());
-    if (!record) throw new WfidError('ERR_NOT_FOUND', `execution ${executionId} is not registered`);
+  async end(engine: Engine, executionId: string, status: EndStatus): Promise<ExecutionRecord> {
+    const record = await this.store.endExecution(engine.name, executionId, status, this.now());
+    if (!record) throw notRegistered(executionId);
     return record;
   }
 
-  async get(executionId: string): Promise<ExecutionRecord> {
-    const record = await this.store.getExecution(executionId);
-    if (!record) throw new WfidError('ERR_NOT_FOUND', `execution ${executionId} is not registered`);
+  async get(engine: Engine, executionId: string): Promise<ExecutionRecord> {
+    const record = await this.store.getExecution(engine.name, executionId);
+    if (!record) throw notRegistered(executionId);
     return record;
   }
 
@@ -122,6 +144,42 @@ export class ExecutionRegistry {
   async collect(): Promise<number> {
     return this.store.collectExecutions(this.now() - this.options.retentionMs);
   }
+
+  private durationMs(maxDurationS: number | undefined): number {
+    return Math.min(
+      maxDurationS === undefined ? Infinity : maxDurationS * 1000,
+      this.options.maxDurationMs,
+    );
+  }
+
+  /**
+   * The first field (as the engine API names it) where a repeated registration says something
+   * the stored one does not. Fields the repeat leaves out are not compared: a subset agrees.
+   */
+  private conflictingField(
+    stored: ExecutionRecord,
+    repeat: ExecutionRecord,
+    maxDurationS: number | undefined,
+  ): string | undefined {
+    for (const [field, name] of Object.entries(IDENTITY_FIELDS)) {
+      const value = repeat[field as keyof typeof IDENTITY_FIELDS];
+      if (value !== undefined && value !== stored[field as keyof typeof IDENTITY_FIELDS])
+        return name;
+    }
+    for (const [name, value] of Object.entries(repeat.claims)) {
+      if (!isDeepStrictEqual(value, stored.claims[name])) return `claims.${name}`;
+    }
+    if (
+      maxDurationS !== undefined &&
+      stored.startedAt + this.durationMs(maxDurationS) !== stored.deadline
+    )
+      return 'max_duration_s';
+    return undefined;
+  }
+}
+
+function notRegistered(executionId: string): WfidError {
+  return new WfidError('ERR_NOT_FOUND', `execution ${executionId} is not registered`);
 }
 
 function dropUndefined<T extends object>(value: T): T {

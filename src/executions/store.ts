@@ -3,6 +3,8 @@ import type { EndStatus, ExecutionRecord, StatusEntry } from './execution.js';
 
 /** A request token's stored half: the execution it belongs to and the hash of its secret. */
 export interface StoredRequestToken {
+  /** The execution's engine: a request token is bound to one engine's execution. */
+  engine: string;
   executionId: string;
   secretHash: Buffer;
 }
@@ -22,17 +24,23 @@ export interface RequestTokenLookup extends StoredRequestToken {
  * Every method answers from the shared state as it is now: a store may cache only what it can
  * prove fresh (SQLite checks `data_version`), so an end accepted by one replica is seen by every
  * other on its next request. Callers treat returned records as read-only.
+ * Executions live in their engine's namespace: an execution is named by (engine, execution id),
+ * and no call made with one engine's name reads, ends or collides with another engine's.
  */
 export interface ExecutionStore {
   readonly kind: string;
-  /** Inserts the execution unless one with its id exists; returns the stored record either way. */
+  /**
+   * Inserts the execution unless its engine already has one with its id; returns the stored
+   * record either way.
+   */
   insertExecution(record: ExecutionRecord): Promise<{ inserted: boolean; record: ExecutionRecord }>;
-  getExecution(executionId: string): Promise<ExecutionRecord | undefined>;
+  getExecution(engine: string, executionId: string): Promise<ExecutionRecord | undefined>;
   /**
    * Marks a running execution ended (durably, before resolving). Returns the record after the
    * call: unchanged if it had already ended, undefined if unknown.
    */
   endExecution(
+    engine: string,
     executionId: string,
     status: EndStatus,
     endedAt: number,

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { WfidError } from '../errors.js';
+import type { Engine } from '../executions/engine.js';
+import type { EngineCredential } from './engine-tokens.js';
 
 export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -10,19 +12,25 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Checks the engine credential against every configured engine token. Tokens are compared as
- * SHA-256 digests in constant time, so neither content nor length leaks through timing.
+ * Finds the engine whose credential the request presents. Tokens are compared as SHA-256
+ * digests in constant time, every one of them on every request, so neither content, length nor
+ * which engine matched leaks through timing.
  */
-export function engineAuthenticator(tokens: readonly string[]): (request: FastifyRequest) => void {
-  const digests = tokens.map(digest);
+export function engineAuthenticator(
+  credentials: readonly EngineCredential[],
+): (request: FastifyRequest) => Engine {
+  const known = credentials.map(({ engine, token }) => ({ engine, digest: digest(token) }));
   return (request) => {
     const presented = bearerToken(request);
     if (presented === undefined)
       throw new WfidError('ERR_UNAUTHORIZED', 'engine token required (Authorization: Bearer)');
     const candidate = digest(presented);
-    let matched = false;
-    for (const known of digests) matched = timingSafeEqual(candidate, known) || matched;
+    let matched: Engine | undefined;
+    for (const { engine, digest } of known) {
+      if (timingSafeEqual(candidate, digest)) matched = engine;
+    }
     if (!matched) throw new WfidError('ERR_UNAUTHORIZED', 'the engine token is not valid');
+    return matched;
   };
 }
 

@@ -6,6 +6,7 @@ import type { KeyRing } from '../keys/ring.js';
 import type { Metrics } from '../metrics.js';
 import type { TokenMinter } from '../tokens/mint.js';
 import type { StatusListIssuer } from '../tokens/status-list.js';
+import type { EngineCredential } from './engine-tokens.js';
 
 /** What the HTTP routes need from the issuer. */
 export interface ServerDeps {
@@ -16,7 +17,7 @@ export interface ServerDeps {
   statusLists: StatusListIssuer;
   metrics: Metrics;
   logger: Logger;
-  engineTokens: readonly string[];
+  engineCredentials: readonly EngineCredential[];
   audit: AuditTrail;
   /** WFID_ADMIN_TOKEN: reads the audit trail and the console; undefined = both closed. */
   adminToken?: string;

@@ -13,7 +13,8 @@ export class MintRateLimit {
     private readonly now: () => number = Date.now,
   ) {}
 
-  take(executionId: string): void {
+  /** `key` names one execution: its engine and id (ids are unique per engine only). */
+  take(key: string): void {
     if (this.perMinute === 0) return;
     const now = this.now();
     if (now - this.windowStart >= 60_000) {
@@ -21,8 +22,8 @@ export class MintRateLimit {
       this.windowStart = now;
       this.counts = new Map();
     }
-    const count = (this.counts.get(executionId) ?? 0) + 1;
-    this.counts.set(executionId, count);
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, count);
     if (count > this.perMinute) {
       const retryAfter = Math.max(1, Math.ceil((this.windowStart + 60_000 - now) / 1000));
       throw new WfidError(

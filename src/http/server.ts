@@ -84,7 +84,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   engineRoutes(app, deps);
   executionRoutes(app, deps);
   opsRoutes(app, deps);
-  const admin = new AdminCredential(deps.adminToken, deps.engineTokens);
+  const admin = new AdminCredential(
+    deps.adminToken,
+    deps.engineCredentials.map(({ token }) => token),
+  );
   adminRoutes(app, deps, admin);
   consoleRoutes(app, deps, admin);
   return app;

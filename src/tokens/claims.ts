@@ -10,6 +10,7 @@ export const RESERVED_CLAIMS = [
   'nbf',
   'exp',
   'jti',
+  'engine',
   'execution_id',
   'workflow_id',
   'workflow_name',
@@ -70,6 +71,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
 /** Execution claims, in token order, from the stored record. */
 export function executionClaims(record: ExecutionRecord): Record<string, unknown> {
   return {
+    engine: record.engine,
     execution_id: record.executionId,
     workflow_id: record.workflowId,
     workflow_name: record.workflowName,

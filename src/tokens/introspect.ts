@@ -1,3 +1,4 @@
+import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { effectiveStatus } from '../executions/execution.js';
 import type { ExecutionRegistry } from '../executions/registry.js';
 import { JWS_ALGS, type JwsAlg } from '../jws/algorithms.js';
@@ -68,7 +69,10 @@ export async function introspect(
     throw err;
   }
   if (typeof payload.execution_id !== 'string') return { active: false, reason: 'malformed' };
-  const record = await deps.registry.store.getExecution(payload.execution_id);
+  // Tokens minted before engines had namespaces carry no `engine`: the default engine's.
+  const engine = payload.engine ?? DEFAULT_ENGINE;
+  if (typeof engine !== 'string') return { active: false, reason: 'malformed' };
+  const record = await deps.registry.store.getExecution(engine, payload.execution_id);
   if (!record || effectiveStatus(record, now) !== 'running') {
     return { active: false, reason: 'execution_ended' };
   }

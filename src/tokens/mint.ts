@@ -93,7 +93,9 @@ export class TokenMinter {
    * change once registered.
    */
   private executionJson(execution: ExecutionRecord): string {
-    const cached = this.executionParts.get(execution.executionId);
+    // Execution ids are unique per engine only: the cache key names both.
+    const key = `${execution.engine}\u0000${execution.executionId}`;
+    const cached = this.executionParts.get(key);
     if (cached && cached.startedAt === execution.startedAt) return cached.json;
     const claims = executionClaims(execution);
     const entry = execution.statusEntry;
@@ -106,7 +108,7 @@ export class TokenMinter {
       // Maps iterate in insertion order: drop the oldest entry.
       this.executionParts.delete(this.executionParts.keys().next().value!);
     }
-    this.executionParts.set(execution.executionId, { startedAt: execution.startedAt, json });
+    this.executionParts.set(key, { startedAt: execution.startedAt, json });
     return json;
   }
 

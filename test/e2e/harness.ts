@@ -4,6 +4,7 @@
  * execution would.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -84,7 +85,7 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'wfid-e2e-')));
   const url = `http://127.0.0.1:${port}`;
-  const engineToken = `wfe_test_${process.pid}_${++counter}_${Math.random().toString(36).slice(2)}`;
+  const engineToken = `wfe_test_${randomBytes(24).toString('base64url')}`;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',

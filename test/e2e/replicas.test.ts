@@ -2,6 +2,7 @@
  * Two real `wfid serve` processes behind one issuer URL, sharing a real PostgreSQL or Redis
  * store and one key directory, as replicas behind a load balancer would.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +57,7 @@ for (const [name, startStore] of Object.entries(STORES)) {
         WFID_STORE: store.url,
         WFID_KEYS: `file://${keysDir}`,
         WFID_ISSUER: ISSUER,
-        WFID_ENGINE_TOKEN: `wfe_replicas_${process.pid}_${name}`,
+        WFID_ENGINE_TOKEN: `wfe_replicas_${name}_${randomBytes(24).toString('base64url')}`,
       };
       // A creates the first key; B then loads the same one.
       a = await startIssuer({ env });

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_ENGINE } from '../../src/executions/engine.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
-import { SqliteStore } from '../../src/executions/stores/sqlite.js';
+import { MIGRATIONS, SqliteStore } from '../../src/executions/stores/sqlite.js';
 import { describeAuditSuite } from './audit-suite.js';
 import { describeStoreSuite, execution } from './store-suite.js';
 
@@ -38,6 +40,7 @@ describe('sqlite token lookup cache', () => {
     for (const record of [first, second]) {
       await server.insertExecution(record);
       await server.addRequestToken(`t-${record.executionId}`, {
+        engine: record.engine,
         executionId: record.executionId,
         secretHash: randomBytes(32),
       });
@@ -49,7 +52,7 @@ describe('sqlite token lookup cache', () => {
       'running',
     );
 
-    await other.endExecution(first.executionId, 'canceled', Date.now());
+    await other.endExecution(first.engine, first.executionId, 'canceled', Date.now());
     expect((await server.getRequestToken(`t-${first.executionId}`))?.execution?.status).toBe(
       'canceled',
     );
@@ -57,12 +60,47 @@ describe('sqlite token lookup cache', () => {
     expect((await server.getRequestToken(`t-${second.executionId}`))?.execution?.status).toBe(
       'running',
     );
-    await server.endExecution(second.executionId, 'success', Date.now());
+    await server.endExecution(second.engine, second.executionId, 'success', Date.now());
     expect((await server.getRequestToken(`t-${second.executionId}`))?.execution?.status).toBe(
       'success',
     );
     await server.close();
     await other.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('sqlite migration to engine namespaces', () => {
+  it('keeps executions and request tokens stored before engines, in the default engine', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+    const path = join(dir, 'wfid.db');
+    // The database as the first release left it: schema version 1, one execution, one token.
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old
+      .prepare(
+        `INSERT INTO executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
+         VALUES ('a:tokens', 'wf-old', '{"claims":{}}', 'running', 1000, ?, NULL)`,
+      )
+      .run(Date.now() + 3_600_000);
+    const secretHash = randomBytes(32);
+    old
+      .prepare('INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)')
+      .run('t-old', 'a:tokens', secretHash);
+    old.close();
+
+    const store = new SqliteStore(path);
+    const record = await store.getExecution(DEFAULT_ENGINE, 'a:tokens');
+    expect(record).toMatchObject({ engine: 'default', workflowId: 'wf-old', status: 'running' });
+    const token = await store.getRequestToken('t-old');
+    expect(token).toMatchObject({ engine: 'default', executionId: 'a:tokens' });
+    expect(token?.execution).toEqual(record);
+    expect(Buffer.from(token!.secretHash).equals(secretHash)).toBe(true);
+    // Another engine may now use the same id.
+    const other = execution({ engine: 'n8n-dev', executionId: 'a:tokens' });
+    expect((await store.insertExecution(other)).inserted).toBe(true);
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   });
 });

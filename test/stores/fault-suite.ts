@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionStore } from '../../src/executions/store.js';
-import { execution } from './store-suite.js';
+import { ENGINE, execution } from './store-suite.js';
 
 export interface FaultyPeer {
   /** Stops the server like a crash (no clean shutdown). */
@@ -40,10 +40,14 @@ export function describeStoreFaults(
     /** Every method of the store, as the HTTP routes would call it during an outage. */
     const everyMethod = (store: ExecutionStore, executionId: string) => ({
       insertExecution: () => store.insertExecution(execution()),
-      getExecution: () => store.getExecution(executionId),
-      endExecution: () => store.endExecution(executionId, 'success', Date.now()),
+      getExecution: () => store.getExecution(ENGINE, executionId),
+      endExecution: () => store.endExecution(ENGINE, executionId, 'success', Date.now()),
       addRequestToken: () =>
-        store.addRequestToken('t-fault', { executionId, secretHash: randomBytes(32) }),
+        store.addRequestToken('t-fault', {
+          engine: ENGINE,
+          executionId,
+          secretHash: randomBytes(32),
+        }),
       getRequestToken: () => store.getRequestToken('t-fault'),
       collectExecutions: () => store.collectExecutions(0),
       listKeyStates: () => store.keyStates.listKeyStates(),
@@ -83,13 +87,15 @@ export function describeStoreFaults(
       await replicaA.insertExecution(ended);
       await replicaA.insertExecution(running);
       await replicaA.addRequestToken(`t-${running.executionId}`, {
+        engine: running.engine,
         executionId: running.executionId,
         secretHash: randomBytes(32),
       });
       // Ended through the other replica; resolving means durable.
-      expect((await replicaB.endExecution(ended.executionId, 'canceled', Date.now()))?.status).toBe(
-        'canceled',
-      );
+      expect(
+        (await replicaB.endExecution(ended.engine, ended.executionId, 'canceled', Date.now()))
+          ?.status,
+      ).toBe('canceled');
 
       await peer().crash();
       await expectUnavailable(everyMethod(replicaA, running.executionId));
@@ -98,15 +104,22 @@ export function describeStoreFaults(
       await peer().restart();
       await waitUntil(() => replicaA.ping());
       await waitUntil(() => replicaB.ping());
-      expect((await replicaA.getExecution(ended.executionId))?.status).toBe('canceled');
-      expect((await replicaB.getExecution(running.executionId))?.status).toBe('running');
+      expect((await replicaA.getExecution(ended.engine, ended.executionId))?.status).toBe(
+        'canceled',
+      );
+      expect((await replicaB.getExecution(running.engine, running.executionId))?.status).toBe(
+        'running',
+      );
       expect((await replicaB.getRequestToken(`t-${running.executionId}`))?.executionId).toBe(
         running.executionId,
       );
       expect(
-        (await replicaB.endExecution(running.executionId, 'success', Date.now()))?.status,
+        (await replicaB.endExecution(running.engine, running.executionId, 'success', Date.now()))
+          ?.status,
       ).toBe('success');
-      expect((await replicaA.getExecution(running.executionId))?.status).toBe('success');
+      expect((await replicaA.getExecution(running.engine, running.executionId))?.status).toBe(
+        'success',
+      );
     });
 
     it('gives up within the bound when the server hangs, and works once it resumes', async () => {
@@ -115,9 +128,10 @@ export function describeStoreFaults(
       await peer().pause();
       try {
         await expectUnavailable({
-          getExecution: () => replicaA.getExecution(record.executionId),
+          getExecution: () => replicaA.getExecution(record.engine, record.executionId),
           getRequestToken: () => replicaA.getRequestToken('t-none'),
-          endExecution: () => replicaA.endExecution(record.executionId, 'success', Date.now()),
+          endExecution: () =>
+            replicaA.endExecution(record.engine, record.executionId, 'success', Date.now()),
           ping: () => replicaB.ping(),
         });
       } finally {
@@ -125,12 +139,13 @@ export function describeStoreFaults(
       }
       await waitUntil(() => replicaA.ping());
       // The end sent during the hang either committed or not; both replicas agree on which.
-      const status = (await replicaA.getExecution(record.executionId))?.status;
+      const status = (await replicaA.getExecution(record.engine, record.executionId))?.status;
       expect(['running', 'success']).toContain(status);
-      expect((await replicaB.getExecution(record.executionId))?.status).toBe(status);
-      expect((await replicaA.endExecution(record.executionId, 'error', Date.now()))?.status).toBe(
-        status === 'running' ? 'error' : status,
-      );
+      expect((await replicaB.getExecution(record.engine, record.executionId))?.status).toBe(status);
+      expect(
+        (await replicaA.endExecution(record.engine, record.executionId, 'error', Date.now()))
+          ?.status,
+      ).toBe(status === 'running' ? 'error' : status);
     });
   });
 }

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ENGINE } from '../../src/executions/engine.js';
 import { openStore } from '../../src/executions/stores/open.js';
-import { PostgresStore } from '../../src/executions/stores/postgres.js';
+import { MIGRATIONS, PostgresStore } from '../../src/executions/stores/postgres.js';
 import { type PostgresPeer, startPostgres } from '../peers/postgres.js';
 import { describeAuditSuite } from './audit-suite.js';
 import { describeStoreFaults } from './fault-suite.js';
-import { describeStoreSuite } from './store-suite.js';
+import { describeStoreSuite, execution } from './store-suite.js';
 
 let server: PostgresPeer;
 beforeAll(async () => {
@@ -25,7 +27,7 @@ describe('postgres store migrations', () => {
     await client.connect();
     try {
       const { rows } = await client.query('SELECT version FROM wfid_migrations ORDER BY version');
-      expect(rows.map((row) => row.version)).toEqual([1, 2, 3, 4]);
+      expect(rows.map((row) => row.version)).toEqual(MIGRATIONS.map((_, index) => index + 1));
       const tables = await client.query(
         "SELECT tablename FROM pg_tables WHERE tablename LIKE 'wfid_%' ORDER BY 1",
       );
@@ -44,6 +46,48 @@ describe('postgres store migrations', () => {
       expect(first.rows).toHaveLength(1);
     } finally {
       await client.end();
+    }
+  });
+
+  it('keeps executions and request tokens stored before engines, in the default engine', async () => {
+    // A database as the first release left it: migration 1 only, one execution, one token.
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    const url = server.url.replace(/\/wfid$/, '/wfid_release1');
+    try {
+      await admin.query('CREATE DATABASE wfid_release1');
+      const old = new pg.Client(url);
+      await old.connect();
+      await old.query(
+        'CREATE TABLE wfid_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await old.query(MIGRATIONS[0]!);
+      await old.query('INSERT INTO wfid_migrations (version) VALUES (1)');
+      await old.query(
+        `INSERT INTO wfid_executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at)
+         VALUES ('a:tokens', 'wf-old', '{"claims":{}}', 'running', 1000, $1, NULL)`,
+        [Date.now() + 3_600_000],
+      );
+      const secretHash = randomBytes(32);
+      await old.query(
+        'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
+        ['t-old', 'a:tokens', secretHash],
+      );
+      await old.end();
+
+      const store = await PostgresStore.open(url);
+      const record = await store.getExecution(DEFAULT_ENGINE, 'a:tokens');
+      expect(record).toMatchObject({ engine: 'default', workflowId: 'wf-old', status: 'running' });
+      const token = await store.getRequestToken('t-old');
+      expect(token).toMatchObject({ engine: 'default', executionId: 'a:tokens' });
+      expect(token?.execution).toEqual(record);
+      expect(Buffer.from(token!.secretHash).equals(secretHash)).toBe(true);
+      const other = execution({ engine: 'n8n-dev', executionId: 'a:tokens' });
+      expect((await store.insertExecution(other)).inserted).toBe(true);
+      expect((await store.insertExecution(other)).inserted).toBe(false);
+      await store.close();
+    } finally {
+      await admin.end();
     }
   });
 

@@ -12,9 +12,13 @@ export interface OpenedStore {
   cleanup?: () => Promise<void>;
 }
 
+/** The engine the suite's executions belong to unless a test names another. */
+export const ENGINE = 'suite-engine';
+
 export function execution(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
   const now = Date.now();
   return {
+    engine: ENGINE,
     executionId: `exec-${randomUUID()}`,
     workflowId: 'wf-1',
     workflowName: 'Nightly sync',
@@ -47,24 +51,98 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       const again = await store.insertExecution({ ...record, workflowId: 'other' });
       expect(again.inserted).toBe(false);
       expect(again.record).toEqual(record);
-      expect(await store.getExecution(record.executionId)).toEqual(record);
+      expect(await store.getExecution(record.engine, record.executionId)).toEqual(record);
     });
 
     it('answers undefined for an unknown execution', async () => {
-      expect(await store.getExecution('nope')).toBeUndefined();
-      expect(await store.endExecution('nope', 'success', Date.now())).toBeUndefined();
+      expect(await store.getExecution(ENGINE, 'nope')).toBeUndefined();
+      expect(await store.endExecution(ENGINE, 'nope', 'success', Date.now())).toBeUndefined();
+    });
+
+    it('keeps each engine its own namespace: the same id in two engines are two executions', async () => {
+      const id = `shared-${randomUUID()}`;
+      const mine = execution({ engine: 'engine-a', executionId: id, workflowId: 'wf-a' });
+      const theirs = execution({ engine: 'engine-b', executionId: id, workflowId: 'wf-b' });
+      expect((await store.insertExecution(mine)).inserted).toBe(true);
+      expect(await store.insertExecution(theirs)).toEqual({ inserted: true, record: theirs });
+      expect(await store.getExecution('engine-a', id)).toEqual(mine);
+      expect(await store.getExecution('engine-b', id)).toEqual(theirs);
+      expect(await store.getExecution('engine-c', id)).toBeUndefined();
+      expect(await store.endExecution('engine-c', id, 'success', Date.now())).toBeUndefined();
+
+      // Ending one engine's execution leaves the other's running, and each token finds its own.
+      for (const record of [mine, theirs]) {
+        await store.addRequestToken(`t-${record.engine}-${id}`, {
+          engine: record.engine,
+          executionId: id,
+          secretHash: randomBytes(32),
+        });
+      }
+      expect((await store.endExecution('engine-a', id, 'canceled', Date.now()))?.status).toBe(
+        'canceled',
+      );
+      expect((await store.getExecution('engine-b', id))?.status).toBe('running');
+      const tokenA = await store.getRequestToken(`t-engine-a-${id}`);
+      const tokenB = await store.getRequestToken(`t-engine-b-${id}`);
+      expect(tokenA).toMatchObject({ engine: 'engine-a', execution: { status: 'canceled' } });
+      expect(tokenB).toMatchObject({
+        engine: 'engine-b',
+        execution: { workflowId: 'wf-b', status: 'running' },
+      });
+
+      // Collecting the ended one leaves the other engine's execution and token in place.
+      await store.collectExecutions(Date.now() + 1);
+      expect(await store.getExecution('engine-a', id)).toBeUndefined();
+      expect(await store.getRequestToken(`t-engine-a-${id}`)).toBeUndefined();
+      expect(await store.getExecution('engine-b', id)).toEqual(theirs);
+      expect((await store.getRequestToken(`t-engine-b-${id}`))?.execution).toEqual(theirs);
+    });
+
+    it('keeps ids and engine names that hold separators apart (no id names another key)', async () => {
+      const base = `sep-${randomUUID()}`;
+      // Each pair would share a key if ids were joined raw with ':' (or engine and id were).
+      const records = [
+        execution({ engine: 'x', executionId: base }),
+        execution({ engine: 'x', executionId: `${base}:tokens` }),
+        execution({ engine: 'x:y', executionId: base }),
+        execution({ engine: 'x', executionId: `y:${base}` }),
+        execution({ engine: 'x', executionId: `${base}:a:b` }),
+        execution({ engine: 'x:a', executionId: `b:${base}` }),
+      ];
+      for (const record of records) {
+        expect((await store.insertExecution(record)).inserted).toBe(true);
+        await store.addRequestToken(`t-${randomUUID()}`, {
+          engine: record.engine,
+          executionId: record.executionId,
+          secretHash: randomBytes(32),
+        });
+      }
+      for (const record of records)
+        expect(await store.getExecution(record.engine, record.executionId)).toEqual(record);
+      await store.endExecution('x', `${base}:tokens`, 'error', Date.now());
+      const statuses = await Promise.all(
+        records.map(async (r) => (await store.getExecution(r.engine, r.executionId))?.status),
+      );
+      expect(statuses).toEqual(['running', 'error', 'running', 'running', 'running', 'running']);
     });
 
     it('ends a running execution once; a second end keeps the first status', async () => {
       const record = execution();
       await store.insertExecution(record);
       const endedAt = Date.now();
-      expect(await store.endExecution(record.executionId, 'error', endedAt)).toEqual({
-        ...record,
-        status: 'error',
-        endedAt,
-      });
-      const second = await store.endExecution(record.executionId, 'success', endedAt + 5);
+      expect(await store.endExecution(record.engine, record.executionId, 'error', endedAt)).toEqual(
+        {
+          ...record,
+          status: 'error',
+          endedAt,
+        },
+      );
+      const second = await store.endExecution(
+        record.engine,
+        record.executionId,
+        'success',
+        endedAt + 5,
+      );
       expect(second?.status).toBe('error');
       expect(second?.endedAt).toBe(endedAt);
     });
@@ -74,6 +152,7 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       await store.insertExecution(record);
       const secretHash = randomBytes(32);
       await store.addRequestToken(`tok-1-${record.executionId}`, {
+        engine: record.engine,
         executionId: record.executionId,
         secretHash,
       });
@@ -92,18 +171,19 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       const stale = execution({ startedAt: now - 20_000, deadline: now - 9_000 });
       const running = execution();
       for (const record of [old, recent, stale, running]) await store.insertExecution(record);
-      await store.endExecution(old.executionId, 'success', now - 8_000);
-      await store.endExecution(recent.executionId, 'success', now);
+      await store.endExecution(old.engine, old.executionId, 'success', now - 8_000);
+      await store.endExecution(recent.engine, recent.executionId, 'success', now);
       await store.addRequestToken(`t-${old.executionId}`, {
+        engine: old.engine,
         executionId: old.executionId,
         secretHash: randomBytes(32),
       });
       expect(await store.collectExecutions(now - 1_000)).toBeGreaterThanOrEqual(2);
-      expect(await store.getExecution(old.executionId)).toBeUndefined();
-      expect(await store.getExecution(stale.executionId)).toBeUndefined();
+      expect(await store.getExecution(old.engine, old.executionId)).toBeUndefined();
+      expect(await store.getExecution(stale.engine, stale.executionId)).toBeUndefined();
       expect(await store.getRequestToken(`t-${old.executionId}`)).toBeUndefined();
-      expect(await store.getExecution(recent.executionId)).toBeDefined();
-      expect(await store.getExecution(running.executionId)).toBeDefined();
+      expect(await store.getExecution(recent.engine, recent.executionId)).toBeDefined();
+      expect(await store.getExecution(running.engine, running.executionId)).toBeDefined();
     });
 
     it('stores key states by kid and replaces them', async () => {
@@ -205,9 +285,9 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       });
       for (const record of [...records, overdue]) {
         expect((await store.insertExecution(record)).record).toEqual(record);
-        expect(await store.getExecution(record.executionId)).toEqual(record);
+        expect(await store.getExecution(record.engine, record.executionId)).toEqual(record);
       }
-      await store.endExecution(records[1]!.executionId, 'success', now);
+      await store.endExecution(records[1]!.engine, records[1]!.executionId, 'success', now);
       const list = records[0]!.statusEntry!.list;
       const read = await store.statusLists.readStatusList(list);
       const info = (await store.statusLists.listStatusLists()).find((item) => item.list === list);
@@ -223,7 +303,12 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       );
 
       // Once collected, an execution's entry is gone from the list too.
-      await store.endExecution(records[0]!.executionId, 'success', now - 60_000);
+      await store.endExecution(
+        records[0]!.engine,
+        records[0]!.executionId,
+        'success',
+        now - 60_000,
+      );
       await store.collectExecutions(now - 30_000);
       const collected = await store.statusLists.readStatusList(list);
       expect(collected!.running.some((entry) => entry.idx === records[0]!.statusEntry!.idx)).toBe(

@@ -5,6 +5,20 @@ import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
 import { envPaths, loadConfig } from '../../src/config/load.js';
 
+const TOKEN_A = 'engine-token-a-0123456789abcdefghijklmnop';
+const TOKEN_B = 'engine-token-b-0123456789abcdefghijklmnop';
+
+/** The ERR_CONFIG message loadConfig throws, or undefined. */
+function configError(options: Parameters<typeof loadConfig>[0]): string | undefined {
+  try {
+    loadConfig(options);
+  } catch (err) {
+    expect(err).toMatchObject({ code: 'ERR_CONFIG' });
+    return (err as Error).message;
+  }
+  return undefined;
+}
+
 describe('config', () => {
   it('runs on embedded defaults with no file and no env', () => {
     const config = loadConfig({ env: {} });
@@ -70,7 +84,7 @@ describe('config', () => {
         WFID_KEYS: 'file:///var/lib/wfid/keys',
         WFID_PORT: '9000',
         WFID_TOKENS_MAX_LIFETIME: '2h',
-        WFID_ENGINE_TOKEN: 'one, two',
+        WFID_ENGINE_TOKEN: TOKEN_A,
         WFID_ROTATION_EVERY: '30d',
         WFID_ROTATION_DISABLE_RETIRED: 'false',
         WFID_DATA_DIR: '/srv/wfid',
@@ -79,7 +93,7 @@ describe('config', () => {
     expect(config.keys.uri).toBe('file:///var/lib/wfid/keys');
     expect(config.port).toBe(9000);
     expect(config.tokens.max_lifetime).toBe(7_200_000);
-    expect(config.engine_tokens).toEqual(['one', 'two']);
+    expect(config.engine_tokens).toEqual([TOKEN_A]);
     expect(config.rotation.every).toBe(30 * 86_400_000);
     expect(config.rotation.disable_retired).toBe(false);
     expect(config.store).toBe('sqlite:/srv/wfid/wfid.db');
@@ -120,11 +134,11 @@ describe('config', () => {
     })();
     expect(error).toMatchObject({ code: 'ERR_CONFIG' });
     expect(error!.message).not.toContain('s3cret-literal');
-    await writeFile(join(dir, 'token'), 'from-file\n', { mode: 0o600 });
+    await writeFile(join(dir, 'token'), `${TOKEN_A}\n`, { mode: 0o600 });
     await writeFile(file, `engine_tokens: ["file:${join(dir, 'token')}", "env:MY_TOKEN"]\n`);
-    expect(loadConfig({ file, env: { MY_TOKEN: 'from-env' } }).engine_tokens).toEqual([
-      'from-file',
-      'from-env',
+    expect(loadConfig({ file, env: { MY_TOKEN: TOKEN_B } }).engine_tokens).toEqual([
+      TOKEN_A,
+      TOKEN_B,
     ]);
   });
 
@@ -208,5 +222,94 @@ describe('rotation settings that would break verifiers', () => {
     expect(loadConfig({ env: { WFID_ROTATION_EVERY: '30d' } }).rotation.every).toBe(
       30 * 86_400_000,
     );
+  });
+});
+
+describe('named engine credentials', () => {
+  it('reads engines from YAML with token references and fixed claims; a lone WFID_ENGINE_TOKEN is the default engine', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(join(dir, 'dev-token'), `${TOKEN_B}\n`, { mode: 0o600 });
+    await writeFile(
+      file,
+      [
+        'engines:',
+        '  - {name: n8n-prod, token: "env:PROD_TOKEN", environment: prod, instance: main}',
+        `  - {name: n8n-dev, token: "file:${join(dir, 'dev-token')}"}`,
+      ].join('\n'),
+    );
+    const config = loadConfig({ file, env: { PROD_TOKEN: TOKEN_A } });
+    expect(config.engines).toEqual([
+      { name: 'n8n-prod', token: TOKEN_A, environment: 'prod', instance: 'main' },
+      { name: 'n8n-dev', token: TOKEN_B },
+    ]);
+    expect(config.engine_tokens).toEqual([]);
+    // engines has no env form (a list of objects); WFID_ENGINES is not a config variable.
+    expect([...envPaths().keys()]).not.toContain('WFID_ENGINES');
+  });
+
+  it('refuses a literal token in YAML, duplicate names, a shared token and two default engines', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(file, `engines:\n  - {name: a, token: "${TOKEN_A}"}\n`);
+    const literal = configError({ file, env: {} });
+    expect(literal).toMatch(/^engines\.0\.token: secrets are not read from the YAML file/);
+    expect(literal).not.toContain(TOKEN_A);
+
+    const env = { A: TOKEN_A, B: TOKEN_B };
+    await writeFile(
+      file,
+      'engines:\n  - {name: a, token: "env:A"}\n  - {name: a, token: "env:B"}\n',
+    );
+    expect(configError({ file, env })).toMatch(/engines\.1\.name: "a" is listed twice/);
+    await writeFile(
+      file,
+      'engines:\n  - {name: a, token: "env:A"}\n  - {name: b, token: "env:A"}\n',
+    );
+    const shared = configError({ file, env });
+    expect(shared).toMatch(/"a" and "b" share a token/);
+    expect(shared).not.toContain(TOKEN_A);
+    await writeFile(file, 'engines:\n  - {name: default, token: "env:A"}\n');
+    expect(configError({ file, env: { ...env, WFID_ENGINE_TOKEN: TOKEN_B } })).toMatch(
+      /both define the default engine/,
+    );
+    await writeFile(file, 'engines:\n  - {name: "a b", token: "env:A"}\n');
+    expect(configError({ file, env })).toMatch(/engines\.0\.name/);
+  });
+});
+
+describe('engine tokens', () => {
+  it('refuses a token shorter than 32 characters at start-up, saying why and not echoing it', () => {
+    const message = configError({ env: { WFID_ENGINE_TOKEN: 'x' } });
+    expect(message).toMatch(/engine_tokens\.0 \(WFID_ENGINE_TOKEN\): at least 32 characters/);
+    expect(message).toMatch(/resist guessing/);
+    expect(configError({ env: { WFID_ENGINE_TOKEN: 'short-but-not-one-char' } })).toMatch(
+      /at least 32 characters/,
+    );
+    expect(loadConfig({ env: { WFID_ENGINE_TOKEN: 'x'.repeat(32) } }).engine_tokens).toEqual([
+      'x'.repeat(32),
+    ]);
+  });
+
+  it('takes WFID_ENGINE_TOKEN as one token: a comma or surrounding space is refused, never split or trimmed', () => {
+    const comma = configError({ env: { WFID_ENGINE_TOKEN: `${TOKEN_A},${TOKEN_B}` } });
+    expect(comma).toMatch(/WFID_ENGINE_TOKEN.*exactly one token.*comma/);
+    expect(comma).not.toContain(TOKEN_A);
+    expect(configError({ env: { WFID_ENGINE_TOKEN: ` ${TOKEN_A}` } })).toMatch(
+      /no spaces or line breaks/,
+    );
+  });
+
+  it('reads a token file as one token: only the final line break is dropped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const path = join(dir, 'token');
+    await writeFile(path, `${TOKEN_A}\r\n`, { mode: 0o600 });
+    expect(loadConfig({ env: { WFID_ENGINE_TOKEN_FILE: path } }).engine_tokens).toEqual([TOKEN_A]);
+    await writeFile(path, `${TOKEN_A}\n${TOKEN_B}\n`, { mode: 0o600 });
+    expect(configError({ env: { WFID_ENGINE_TOKEN_FILE: path } })).toMatch(
+      /no spaces or line breaks \(one token\)/,
+    );
+    await writeFile(path, `  ${TOKEN_A}\n`, { mode: 0o600 });
+    expect(configError({ env: { WFID_ENGINE_TOKEN_FILE: path } })).toMatch(/no spaces/);
   });
 });

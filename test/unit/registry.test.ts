@@ -2,11 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/executions/engine.js';
 import type { StatusEntry } from '../../src/executions/execution.js';
 import { ExecutionRegistry } from '../../src/executions/registry.js';
 import type { ExecutionStore } from '../../src/executions/store.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { SqliteStore } from '../../src/executions/stores/sqlite.js';
+
+const ENGINE: Engine = { name: 'default' };
 
 describe('ExecutionRegistry', () => {
   const make = () => {
@@ -22,9 +25,12 @@ describe('ExecutionRegistry', () => {
 
   it('authenticates request tokens of running executions only', async () => {
     const { registry } = make();
-    const { requestToken, record } = await registry.start({ executionId: 'e', workflowId: 'w' });
+    const { requestToken, record } = await registry.start(ENGINE, {
+      executionId: 'e',
+      workflowId: 'w',
+    });
     expect((await registry.authenticate(requestToken)).executionId).toBe(record.executionId);
-    await registry.end('e', 'success');
+    await registry.end(ENGINE, 'e', 'success');
     await expect(registry.authenticate(requestToken)).rejects.toMatchObject({
       code: 'ERR_INVALID_TOKEN',
     });
@@ -32,9 +38,17 @@ describe('ExecutionRegistry', () => {
 
   it('gives executions a deadline from max_duration_s, capped by config; past it they count as ended', async () => {
     const { registry, advance } = make();
-    const short = await registry.start({ executionId: 's', workflowId: 'w', maxDurationS: 30 });
+    const short = await registry.start(ENGINE, {
+      executionId: 's',
+      workflowId: 'w',
+      maxDurationS: 30,
+    });
     expect(short.record.deadline - short.record.startedAt).toBe(30_000);
-    const long = await registry.start({ executionId: 'l', workflowId: 'w', maxDurationS: 999_999 });
+    const long = await registry.start(ENGINE, {
+      executionId: 'l',
+      workflowId: 'w',
+      maxDurationS: 999_999,
+    });
     expect(long.record.deadline - long.record.startedAt).toBe(3_600_000);
     advance(31_000);
     await expect(registry.authenticate(short.requestToken)).rejects.toMatchObject({
@@ -45,18 +59,18 @@ describe('ExecutionRegistry', () => {
 
   it('collects ended executions only after the retention', async () => {
     const { registry, advance } = make();
-    await registry.start({ executionId: 'e', workflowId: 'w' });
-    await registry.end('e', 'success');
+    await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
+    await registry.end(ENGINE, 'e', 'success');
     advance(599_000);
     expect(await registry.collect()).toBe(0);
     advance(2_000);
     expect(await registry.collect()).toBe(1);
-    await expect(registry.get('e')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(registry.get(ENGINE, 'e')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
 
   it('refuses a forged request token for a real token id', async () => {
     const { registry } = make();
-    const { requestToken } = await registry.start({ executionId: 'e', workflowId: 'w' });
+    const { requestToken } = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
     const forged = requestToken.slice(0, 20) + 'A'.repeat(43);
     await expect(registry.authenticate(forged)).rejects.toMatchObject({
       code: 'ERR_INVALID_TOKEN',
@@ -68,7 +82,8 @@ describe('ExecutionRegistry', () => {
     const entries = [];
     for (let index = 0; index < 10; index++) {
       entries.push(
-        (await registry.start({ executionId: `e${index}`, workflowId: 'w' })).record.statusEntry,
+        (await registry.start(ENGINE, { executionId: `e${index}`, workflowId: 'w' })).record
+          .statusEntry,
       );
     }
     const list = entries[0]!.list;
@@ -78,9 +93,9 @@ describe('ExecutionRegistry', () => {
       { list: list + 1, idx: 1 },
     ]);
     // A repeated registration keeps the execution's entry; the index it took stays unused.
-    const again = await registry.start({ executionId: 'e0', workflowId: 'w' });
+    const again = await registry.start(ENGINE, { executionId: 'e0', workflowId: 'w' });
     expect(again.record.statusEntry).toEqual({ list, idx: 0 });
-    const next = await registry.start({ executionId: 'e10', workflowId: 'w' });
+    const next = await registry.start(ENGINE, { executionId: 'e10', workflowId: 'w' });
     expect(next.record.statusEntry).toEqual({ list: list + 1, idx: 3 });
   });
 
@@ -94,7 +109,7 @@ describe('ExecutionRegistry', () => {
         retentionMs: 600_000,
         statusListSize: 8,
       });
-      const { record } = await registry.start({ executionId: 'e', workflowId: 'w' });
+      const { record } = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
       await store.close();
       return record.statusEntry!;
     };
@@ -128,7 +143,7 @@ describe('ExecutionRegistry', () => {
     });
     const started = await Promise.all(
       Array.from({ length: 10 }, (_, index) =>
-        registry.start({ executionId: `c${index}`, workflowId: 'w' }),
+        registry.start(ENGINE, { executionId: `c${index}`, workflowId: 'w' }),
       ),
     );
     expect(started.map((item) => item.record.statusEntry!.idx).sort((a, b) => a - b)).toEqual(
@@ -136,11 +151,69 @@ describe('ExecutionRegistry', () => {
     );
     expect(reservations).toBe(1);
     now += 60_000;
-    const later = await registry.start({ executionId: 'late', workflowId: 'w' });
+    const later = await registry.start(ENGINE, { executionId: 'late', workflowId: 'w' });
     expect(later.record.statusEntry).toEqual({
       list: started[0]!.record.statusEntry!.list,
       idx: 64,
     });
     expect(reservations).toBe(2);
+  });
+});
+
+describe('engine namespaces', () => {
+  const prod: Engine = { name: 'n8n-prod', environment: 'prod', instance: 'main-1' };
+  const dev: Engine = { name: 'n8n-dev' };
+  const make = () =>
+    new ExecutionRegistry(new MemoryStore(), {
+      maxDurationMs: 3_600_000,
+      retentionMs: 1,
+      statusListSize: 1024,
+    });
+
+  it('lets two engines register the same id; neither reads, ends or re-registers the other', async () => {
+    const registry = make();
+    const a = await registry.start(prod, { executionId: '42', workflowId: 'wf-a' });
+    const b = await registry.start(dev, { executionId: '42', workflowId: 'wf-b' });
+    expect(b.created).toBe(true);
+    expect((await registry.get(prod, '42')).workflowId).toBe('wf-a');
+    expect((await registry.get(dev, '42')).workflowId).toBe('wf-b');
+    await expect(registry.get({ name: 'other' }, '42')).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+    });
+    await expect(registry.end({ name: 'other' }, '42', 'success')).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+    });
+    await registry.end(dev, '42', 'canceled');
+    // Each request token stays bound to its own engine's execution.
+    expect(await registry.authenticate(a.requestToken)).toMatchObject({
+      engine: 'n8n-prod',
+      workflowId: 'wf-a',
+      status: 'running',
+    });
+    await expect(registry.authenticate(b.requestToken)).rejects.toMatchObject({
+      code: 'ERR_INVALID_TOKEN',
+    });
+  });
+
+  it('fills the claims the credential fixes and refuses a request that says otherwise, naming the field', async () => {
+    const registry = make();
+    const { record } = await registry.start(prod, { executionId: '1', workflowId: 'w' });
+    expect(record).toMatchObject({ engine: 'n8n-prod', environment: 'prod', instance: 'main-1' });
+    await expect(
+      registry.start(prod, { executionId: '2', workflowId: 'w', environment: 'prod' }),
+    ).resolves.toMatchObject({ created: true });
+    for (const field of ['environment', 'instance'] as const) {
+      await expect(
+        registry.start(prod, { executionId: '3', workflowId: 'w', [field]: 'dev' }),
+      ).rejects.toMatchObject({
+        code: 'ERR_INVALID_REQUEST',
+        message: expect.stringMatching(new RegExp(`^${field}: `)),
+      });
+    }
+    // Nothing was stored by the refused requests.
+    await expect(registry.get(prod, '3')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    // An engine without fixed claims takes them from the request.
+    const free = await registry.start(dev, { executionId: '1', workflowId: 'w', environment: 'x' });
+    expect(free.record.environment).toBe('x');
   });
 });

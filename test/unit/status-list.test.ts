@@ -11,6 +11,8 @@ import { KeyRing } from '../../src/keys/ring.js';
 import { encodeStatusBits, statusAt } from '../../src/tokens/status-bits.js';
 import { StatusListIssuer, statusListRetirementMs } from '../../src/tokens/status-list.js';
 
+const ENGINE = { name: 'default' };
+
 const ISSUER = 'https://id.example.com';
 
 async function setup(size = 16, retireAfterMs = 3_600_000) {
@@ -65,10 +67,14 @@ describe('status list bits', () => {
 describe('StatusListIssuer', () => {
   it('signs a statuslist+jwt whose entries are VALID while running and INVALID once ended or past the deadline', async () => {
     const { publicKey, registry, lists, ring, advance } = await setup();
-    const running = await registry.start({ executionId: 'run', workflowId: 'w' });
-    const ended = await registry.start({ executionId: 'end', workflowId: 'w' });
-    const short = await registry.start({ executionId: 'short', workflowId: 'w', maxDurationS: 1 });
-    await registry.end('end', 'canceled');
+    const running = await registry.start(ENGINE, { executionId: 'run', workflowId: 'w' });
+    const ended = await registry.start(ENGINE, { executionId: 'end', workflowId: 'w' });
+    const short = await registry.start(ENGINE, {
+      executionId: 'short',
+      workflowId: 'w',
+      maxDurationS: 1,
+    });
+    await registry.end(ENGINE, 'end', 'canceled');
     const list = running.record.statusEntry!.list;
 
     const token = (await lists.token(list))!;
@@ -104,10 +110,10 @@ describe('StatusListIssuer', () => {
 
   it('serves a built list for at most a second, and sees an end at the next build', async () => {
     const { registry, lists, advance } = await setup();
-    const started = await registry.start({ executionId: 'e', workflowId: 'w' });
+    const started = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
     const { list } = started.record.statusEntry!;
     const first = await lists.token(list);
-    await registry.end('e', 'success');
+    await registry.end(ENGINE, 'e', 'success');
     advance(999);
     expect(await lists.token(list)).toBe(first);
     advance(1);
@@ -117,12 +123,12 @@ describe('StatusListIssuer', () => {
 
   it('signs a list that can still change at every build, a settled one once per half lifetime', async () => {
     const { registry, lists, advance } = await setup(8);
-    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
+    const { list } = (await registry.start(ENGINE, { executionId: 'e0', workflowId: 'w' })).record
       .statusEntry!;
     for (let index = 1; index < 8; index++) {
-      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+      await registry.start(ENGINE, { executionId: `e${index}`, workflowId: 'w' });
     }
-    for (let index = 0; index < 8; index++) await registry.end(`e${index}`, 'success');
+    for (let index = 0; index < 8; index++) await registry.end(ENGINE, `e${index}`, 'success');
     // All ended, but the list is still the newest: an entry may yet be handed out.
     const open = await lists.token(list);
     advance(1_000);
@@ -130,7 +136,7 @@ describe('StatusListIssuer', () => {
     expect(reopened).not.toBe(open);
     // The next list opens; a minute plus the clock skew later no replica can hand out an entry
     // of this one, and nothing in it runs: it is settled, and signed once per half lifetime.
-    await registry.start({ executionId: 'e8', workflowId: 'w' });
+    await registry.start(ENGINE, { executionId: 'e8', workflowId: 'w' });
     advance(64_000);
     expect(await lists.token(list)).not.toBe(reopened);
     advance(1_000);
@@ -151,7 +157,7 @@ describe('StatusListIssuer', () => {
 
   it('shares one build among concurrent requests, and answers undefined for a list never opened', async () => {
     const { registry, lists } = await setup();
-    const { list } = (await registry.start({ executionId: 'e', workflowId: 'w' })).record
+    const { list } = (await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' })).record
       .statusEntry!;
     const [a, b] = await Promise.all([lists.token(list), lists.token(list)]);
     expect(a).toBe(b);
@@ -160,21 +166,21 @@ describe('StatusListIssuer', () => {
 
   it('aggregates the lists a valid token can still name', async () => {
     const { registry, lists, advance } = await setup(8);
-    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
+    const { list } = (await registry.start(ENGINE, { executionId: 'e0', workflowId: 'w' })).record
       .statusEntry!;
     for (let index = 1; index < 9; index++) {
-      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+      await registry.start(ENGINE, { executionId: `e${index}`, workflowId: 'w' });
     }
     expect(await lists.aggregation()).toEqual([
       `${ISSUER}/v1/status-lists/${list}`,
       `${ISSUER}/v1/status-lists/${list + 1}`,
     ]);
     // Read at most once a second: a list opened now shows in the next second's answer.
-    await registry.start({ executionId: 'e9', workflowId: 'w' });
+    await registry.start(ENGINE, { executionId: 'e9', workflowId: 'w' });
     for (let index = 10; index < 16; index++) {
-      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+      await registry.start(ENGINE, { executionId: `e${index}`, workflowId: 'w' });
     }
-    await registry.start({ executionId: 'e16', workflowId: 'w' });
+    await registry.start(ENGINE, { executionId: 'e16', workflowId: 'w' });
     expect(await lists.aggregation()).toHaveLength(2);
     advance(1_000);
     expect(await lists.aggregation()).toHaveLength(3);
@@ -193,14 +199,14 @@ describe('StatusListIssuer', () => {
       clockSkewMs: 300_000,
     });
     const { registry, lists, advance } = await setup(8, retireAfterMs);
-    const { list } = (await registry.start({ executionId: 'e0', workflowId: 'w' })).record
+    const { list } = (await registry.start(ENGINE, { executionId: 'e0', workflowId: 'w' })).record
       .statusEntry!;
     for (let index = 1; index < 8; index++) {
-      await registry.start({ executionId: `e${index}`, workflowId: 'w' });
+      await registry.start(ENGINE, { executionId: `e${index}`, workflowId: 'w' });
     }
     // The ninth opens the next list; e7, registered just before, runs for an hour, and a token
     // minted a moment before its deadline names the first list for an hour more.
-    await registry.start({ executionId: 'e8', workflowId: 'w' });
+    await registry.start(ENGINE, { executionId: 'e8', workflowId: 'w' });
     const first = `${ISSUER}/v1/status-lists/${list}`;
     advance(2 * hour - 1_000);
     expect(await lists.aggregation()).toContain(first);

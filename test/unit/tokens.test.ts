@@ -52,6 +52,7 @@ async function minter(overrides: Partial<ConstructorParameters<typeof TokenMinte
 
 function record(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
   return {
+    engine: 'n8n-prod',
     executionId: 'e-1',
     workflowId: 'wf-1',
     workflowName: 'Sync',
@@ -93,6 +94,7 @@ describe('TokenMinter', () => {
       iat,
       nbf: iat - 5,
       exp: iat + 600,
+      engine: 'n8n-prod',
       execution_id: 'e-1',
       workflow_id: 'wf-1',
       workflow_name: 'Sync',
@@ -127,6 +129,15 @@ describe('TokenMinter', () => {
       execution_id: 'e-1',
       workflow_id: 'wf-3',
       sub: 'workflow:wf-3',
+    });
+    // The same id (and start) in another engine is another execution, with its own claims.
+    const otherEngine = readToken(
+      (await m.mint(record({ engine: 'n8n-dev', workflowId: 'wf-9' }), { audience: 'a' })).value,
+    );
+    expect(otherEngine.payload).toMatchObject({
+      engine: 'n8n-dev',
+      execution_id: 'e-1',
+      workflow_id: 'wf-9',
     });
     // The hand-assembled payload is exactly what JSON.stringify would produce: no duplicate keys.
     const text = Buffer.from(first.signingInput.toString().split('.')[1]!, 'base64url').toString();

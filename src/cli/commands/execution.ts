@@ -4,10 +4,14 @@ import type { Command } from 'commander';
 import { type ErrorCode, WfidError } from '../../errors.js';
 import { configOf, issuerUrl, print, shellExports } from '../common.js';
 
-/** The engine token: WFID_ENGINE_TOKEN, else the one the server generated in its data dir. */
+/**
+ * The engine token: the default engine's (WFID_ENGINE_TOKEN), else the first named engine's,
+ * else the one the server generated in its data dir.
+ */
 async function engineToken(command: Command): Promise<string> {
   const config = configOf(command);
-  if (config.engine_tokens[0]) return config.engine_tokens[0];
+  const configured = config.engine_tokens[0] ?? config.engines[0]?.token;
+  if (configured) return configured;
   try {
     return (await readFile(join(config.data_dir, 'engine-token'), 'utf8')).trim();
   } catch {

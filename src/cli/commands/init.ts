@@ -23,10 +23,15 @@ alg: ES256               # ES256 | ES384 | RS256 | PS256 | EdDSA, for keys the i
 # sqlite:<path> (default), postgres://..., redis://...
 store: sqlite:./data/wfid.db
 
-# Engine credentials: never literals here. Use WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE,
-# or entries "file:/run/secrets/engine-token" / "env:NAME". Without any, one is generated
+# Engine credentials: never literals here. Tokens are at least 32 characters, one per
+# variable or file. The default engine: WFID_ENGINE_TOKEN, WFID_ENGINE_TOKEN_FILE, or entries
+# "file:/run/secrets/engine-token" / "env:NAME". Without any credential, one is generated
 # into <data_dir>/engine-token.
 # engine_tokens: ["file:/run/secrets/engine-token"]
+# Named engines: each is its own namespace of executions, its name the engine claim; the
+# claims it fixes (environment, instance) cannot be set by its requests.
+# engines:
+#   - {name: n8n-prod, token: "file:/run/secrets/n8n-prod-token", environment: prod}
 
 tokens:
   lifetime: 10m

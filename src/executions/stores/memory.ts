@@ -53,19 +53,20 @@ export class MemoryStore implements ExecutionStore {
   readonly audit = new MemoryAuditStore();
 
   async insertExecution(record: ExecutionRecord) {
-    const existing = this.executions.get(record.executionId);
+    const key = executionKey(record.engine, record.executionId);
+    const existing = this.executions.get(key);
     if (existing) return { inserted: false, record: structuredClone(existing) };
-    this.executions.set(record.executionId, structuredClone(record));
+    this.executions.set(key, structuredClone(record));
     return { inserted: true, record: structuredClone(record) };
   }
 
-  async getExecution(executionId: string) {
-    const record = this.executions.get(executionId);
+  async getExecution(engine: string, executionId: string) {
+    const record = this.executions.get(executionKey(engine, executionId));
     return record && structuredClone(record);
   }
 
-  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
-    const record = this.executions.get(executionId);
+  async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
+    const record = this.executions.get(executionKey(engine, executionId));
     if (record?.status === 'running') Object.assign(record, { status, endedAt });
     return record && structuredClone(record);
   }
@@ -76,7 +77,9 @@ export class MemoryStore implements ExecutionStore {
 
   async getRequestToken(tokenId: string) {
     const token = this.requestTokens.get(tokenId);
-    return token && { ...token, execution: await this.getExecution(token.executionId) };
+    return (
+      token && { ...token, execution: await this.getExecution(token.engine, token.executionId) }
+    );
   }
 
   async collectExecutions(before: number) {
@@ -88,13 +91,19 @@ export class MemoryStore implements ExecutionStore {
       }
     }
     for (const [tokenId, token] of this.requestTokens) {
-      if (!this.executions.has(token.executionId)) this.requestTokens.delete(tokenId);
+      if (!this.executions.has(executionKey(token.engine, token.executionId)))
+        this.requestTokens.delete(tokenId);
     }
     return deleted;
   }
 
   async ping() {}
   async close() {}
+}
+
+/** One map key per (engine, execution id); JSON keeps the pair unambiguous whatever the ids hold. */
+function executionKey(engine: string, executionId: string): string {
+  return JSON.stringify([engine, executionId]);
 }
 
 export class MemoryKeyStateStore implements KeyStateStore {

@@ -1,6 +1,7 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
 import { POSTGRES_AUDIT_MIGRATION, PostgresAuditStore } from '../../audit/stores/postgres.js';
 import { WfidError } from '../../errors.js';
+import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import type {
   ExecutionStore,
@@ -16,7 +17,8 @@ import { type ExecutionRow, fromRow, toRow } from './rows.js';
  * Versioned schema, recorded in `wfid_migrations`. Append only: never edit an applied entry.
  * Each must stay readable by the previous release, since replicas upgrade one at a time.
  */
-const MIGRATIONS = [
+/** Exported for the migration tests, which lay down data as an earlier release wrote it. */
+export const MIGRATIONS = [
   `CREATE TABLE wfid_executions (
      execution_id text PRIMARY KEY, workflow_id text NOT NULL, metadata jsonb NOT NULL,
      status text NOT NULL CHECK (status IN ('running', 'success', 'error', 'canceled', 'crashed')),
@@ -41,37 +43,51 @@ const MIGRATIONS = [
      only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), list_id integer NOT NULL);
    INSERT INTO wfid_status_list_first (list_id) VALUES (floor(random() * 500000000)::integer);`,
   POSTGRES_AUDIT_MIGRATION,
+  // Engine namespaces: an execution is named by (engine, execution_id). Rows written before
+  // belong to the default engine. The new primary key no longer serves the previous release's
+  // ON CONFLICT (execution_id): replicas move to this release together (docs/deployment.md).
+  `ALTER TABLE wfid_executions ADD COLUMN engine text NOT NULL DEFAULT '${DEFAULT_ENGINE}';
+   ALTER TABLE wfid_executions DROP CONSTRAINT wfid_executions_pkey;
+   ALTER TABLE wfid_executions ADD PRIMARY KEY (engine, execution_id);
+   ALTER TABLE wfid_request_tokens ADD COLUMN engine text NOT NULL DEFAULT '${DEFAULT_ENGINE}';
+   DROP INDEX wfid_request_tokens_execution;
+   CREATE INDEX wfid_request_tokens_execution ON wfid_request_tokens (engine, execution_id);`,
 ];
 
 /** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
 const MIGRATION_LOCK = 0x77666964;
 const COLLECT_BATCH = 1000;
 const EXECUTION_COLUMNS =
-  'execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at, status_list, status_idx';
+  'engine, execution_id, workflow_id, metadata::text AS metadata, status, started_at, deadline, ended_at, status_list, status_idx';
 /** Attempts at reserving status entries while other replicas open the next list at the same moment. */
 const RESERVE_ATTEMPTS = 10;
 
 /** Named statements: pg prepares each once per pooled connection. */
 const SQL = {
-  insert: `INSERT INTO wfid_executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at,
-             status_list, status_idx)
-           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9) ON CONFLICT (execution_id) DO NOTHING`,
-  get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE execution_id = $1`,
-  end: `UPDATE wfid_executions SET status = $2, ended_at = $3 WHERE execution_id = $1 AND status = 'running'
+  insert: `INSERT INTO wfid_executions (engine, execution_id, workflow_id, metadata, status, started_at,
+             deadline, ended_at, status_list, status_idx)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (engine, execution_id) DO NOTHING`,
+  get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE engine = $1 AND execution_id = $2`,
+  end: `UPDATE wfid_executions SET status = $3, ended_at = $4
+        WHERE engine = $1 AND execution_id = $2 AND status = 'running'
         RETURNING ${EXECUTION_COLUMNS}`,
   addToken:
-    'INSERT INTO wfid_request_tokens (token_id, execution_id, secret_hash) VALUES ($1, $2, $3)',
-  getToken: `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.execution_id, e.workflow_id,
-               e.metadata::text AS metadata, e.status, e.started_at, e.deadline, e.ended_at,
-               e.status_list, e.status_idx
-             FROM wfid_request_tokens t LEFT JOIN wfid_executions e ON e.execution_id = t.execution_id
+    'INSERT INTO wfid_request_tokens (token_id, engine, execution_id, secret_hash) VALUES ($1, $2, $3, $4)',
+  getToken: `SELECT t.engine AS token_engine, t.execution_id AS token_execution_id, t.secret_hash,
+               e.engine, e.execution_id, e.workflow_id, e.metadata::text AS metadata, e.status,
+               e.started_at, e.deadline, e.ended_at, e.status_list, e.status_idx
+             FROM wfid_request_tokens t
+             LEFT JOIN wfid_executions e ON e.engine = t.engine AND e.execution_id = t.execution_id
              WHERE t.token_id = $1`,
   // One statement deletes a batch of executions and their tokens atomically.
   collect: `WITH gone AS (
-              DELETE FROM wfid_executions WHERE execution_id IN (
-                SELECT execution_id FROM wfid_executions WHERE coalesce(ended_at, deadline) < $1 LIMIT ${COLLECT_BATCH})
-              RETURNING execution_id),
-            tokens AS (DELETE FROM wfid_request_tokens WHERE execution_id IN (SELECT execution_id FROM gone))
+              DELETE FROM wfid_executions WHERE (engine, execution_id) IN (
+                SELECT engine, execution_id FROM wfid_executions
+                WHERE coalesce(ended_at, deadline) < $1 LIMIT ${COLLECT_BATCH})
+              RETURNING engine, execution_id),
+            tokens AS (DELETE FROM wfid_request_tokens
+                       WHERE (engine, execution_id) IN (SELECT engine, execution_id FROM gone))
             SELECT count(*)::int AS deleted FROM gone`,
   listKeys: 'SELECT record FROM wfid_key_states ORDER BY kid',
   putKey: `INSERT INTO wfid_key_states (kid, record) VALUES ($1, $2::jsonb)
@@ -217,6 +233,7 @@ export class PostgresStore implements ExecutionStore {
   async insertExecution(record: ExecutionRecord) {
     const row = toRow(record);
     const values = [
+      row.engine,
       row.execution_id,
       row.workflow_id,
       row.metadata,
@@ -228,34 +245,38 @@ export class PostgresStore implements ExecutionStore {
       row.status_idx,
     ];
     const inserted = (await this.run('insert', values)).rowCount! > 0;
-    return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };
+    return {
+      inserted,
+      record: inserted ? record : (await this.getExecution(record.engine, record.executionId))!,
+    };
   }
 
-  async getExecution(executionId: string) {
-    const row = (await this.run<ExecutionRow>('get', [executionId])).rows[0];
+  async getExecution(engine: string, executionId: string) {
+    const row = (await this.run<ExecutionRow>('get', [engine, executionId])).rows[0];
     return row && fromRow(row);
   }
 
-  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
+  async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
     // Autocommit: the UPDATE is flushed to the WAL before the answer arrives.
-    const row = (await this.run<ExecutionRow>('end', [executionId, status, endedAt])).rows[0];
+    const row = (await this.run<ExecutionRow>('end', [engine, executionId, status, endedAt]))
+      .rows[0];
     // Not running (or unknown): a fresh read sees whichever end committed first.
-    return row ? fromRow(row) : this.getExecution(executionId);
+    return row ? fromRow(row) : this.getExecution(engine, executionId);
   }
 
   async addRequestToken(tokenId: string, token: StoredRequestToken) {
-    await this.run('addToken', [tokenId, token.executionId, token.secretHash]);
+    await this.run('addToken', [tokenId, token.engine, token.executionId, token.secretHash]);
   }
 
   async getRequestToken(tokenId: string) {
     const row = (
-      await this.run<ExecutionRow & { token_execution_id: string; secret_hash: Buffer }>(
-        'getToken',
-        [tokenId],
-      )
+      await this.run<
+        ExecutionRow & { token_engine: string; token_execution_id: string; secret_hash: Buffer }
+      >('getToken', [tokenId])
     ).rows[0];
     if (!row) return undefined;
     return {
+      engine: row.token_engine,
       executionId: row.token_execution_id,
       secretHash: row.secret_hash,
       execution: row.execution_id === null ? undefined : fromRow(row),

@@ -1,6 +1,7 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { RedisAuditStore } from '../../audit/stores/redis.js';
 import { WfidError } from '../../errors.js';
+import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
@@ -15,43 +16,49 @@ import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
 /**
  * Key layout (all under `wfid:`; pick a database in the URL path to share a server):
- *   wfid:exec:<id>            hash, the columns of ExecutionRow
- *   wfid:exec:<id>:tokens     set of the execution's request token ids
- *   wfid:rt:<token id>        hash {execution_id, secret_hash (hex)}
- *   wfid:retention            sorted set of execution ids scored by ended_at, else deadline
- *   wfid:key_states           hash kid -> KeyStateRecord JSON
- *   wfid:lease:<name>         string holder, with the lease's TTL
- *   wfid:status_lists         hash list number -> "size:created_at" of every status list opened
- *   wfid:status_list:newest   hash {list, size, next}: where the next status entry comes from
- *   wfid:sl:<list>            hash idx -> execution key, for the list's executions not yet seen
- *                             ended (pruned when the list is read, and at collection)
- *   wfid:audit                sorted set of audit events (see src/audit/stores/redis.ts)
+ *   wfid:execution:<ref>          hash, the columns of ExecutionRow
+ *   wfid:execution:<ref>:tokens   set of the execution's request token ids
+ *   wfid:rt:<token id>            hash {engine, execution_id, ref, secret_hash (hex)}
+ *   wfid:execution_retention      sorted set of refs scored by ended_at, else deadline
+ *   wfid:key_states               hash kid -> KeyStateRecord JSON
+ *   wfid:lease:<name>             string holder, with the lease's TTL
+ *   wfid:status_lists             hash list number -> "size:created_at" of every status list opened
+ *   wfid:status_list:newest       hash {list, size, next}: where the next status entry comes from
+ *   wfid:sl:<list>                hash idx -> execution key, for the list's executions not yet
+ *                                 seen ended (pruned when the list is read, and at collection)
+ *   wfid:audit                    sorted set of audit events (see src/audit/stores/redis.ts)
+ *   wfid:schema                   "2" once data of the first layout has been moved (below)
+ * `<ref>` is `base64url(engine):base64url(execution id)`. base64url has no `:`, so no id (ids
+ * may contain `:`) can name another execution's key or its token set, and no engine another
+ * engine's. Token ids are base64url already.
  * Scripts touch keys they build themselves, so this needs a single primary (standalone or
  * Sentinel), not Redis Cluster.
  */
 const PREFIX = 'wfid:';
-const RETENTION = `${PREFIX}retention`;
+const RETENTION = `${PREFIX}execution_retention`;
 const KEY_STATES = `${PREFIX}key_states`;
 const STATUS_LISTS = `${PREFIX}status_lists`;
 const NEWEST_LIST = `${PREFIX}status_list:newest`;
+const SCHEMA = `${PREFIX}schema`;
+const SCHEMA_VERSION = '2';
 const COLLECT_BATCH = 500;
 
 /** Each script runs atomically on the server, so two replicas never interleave inside one. */
 const SCRIPTS = {
-  // KEYS: exec, retention. ARGV: id, workflow_id, metadata, status, started_at, deadline, ended_at|'', score,
-  // status_list|'', status_idx|'', prefix
+  // KEYS: exec, retention. ARGV: ref, engine, id, workflow_id, metadata, status, started_at,
+  // deadline, ended_at|'', score, status_list|'', status_idx|'', prefix
   wfidInsert: `
     if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
-    redis.call('HSET', KEYS[1], 'execution_id', ARGV[1], 'workflow_id', ARGV[2], 'metadata', ARGV[3],
-      'status', ARGV[4], 'started_at', ARGV[5], 'deadline', ARGV[6])
-    if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'ended_at', ARGV[7]) end
-    if ARGV[9] ~= '' then
-      redis.call('HSET', KEYS[1], 'status_list', ARGV[9], 'status_idx', ARGV[10])
-      redis.call('HSET', ARGV[11] .. 'sl:' .. ARGV[9], ARGV[10], KEYS[1])
+    redis.call('HSET', KEYS[1], 'engine', ARGV[2], 'execution_id', ARGV[3], 'workflow_id', ARGV[4],
+      'metadata', ARGV[5], 'status', ARGV[6], 'started_at', ARGV[7], 'deadline', ARGV[8])
+    if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'ended_at', ARGV[9]) end
+    if ARGV[11] ~= '' then
+      redis.call('HSET', KEYS[1], 'status_list', ARGV[11], 'status_idx', ARGV[12])
+      redis.call('HSET', ARGV[13] .. 'sl:' .. ARGV[11], ARGV[12], KEYS[1])
     end
-    redis.call('ZADD', KEYS[2], ARGV[8], ARGV[1])
+    redis.call('ZADD', KEYS[2], ARGV[10], ARGV[1])
     return {1, {}}`,
-  // KEYS: exec, retention. ARGV: status, ended_at, id. Ends only a running execution.
+  // KEYS: exec, retention. ARGV: status, ended_at, ref. Ends only a running execution.
   wfidEnd: `
     if redis.call('EXISTS', KEYS[1]) == 0 then return false end
     if redis.call('HGET', KEYS[1], 'status') == 'running' then
@@ -61,23 +68,23 @@ const SCRIPTS = {
     return redis.call('HGETALL', KEYS[1])`,
   // KEYS: retention. ARGV: before (exclusive), batch size, prefix. Returns how many were deleted.
   wfidCollect: `
-    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-    for _, id in ipairs(ids) do
-      local exec = ARGV[3] .. 'exec:' .. id
+    local refs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+    for _, ref in ipairs(refs) do
+      local exec = ARGV[3] .. 'execution:' .. ref
       local entry = redis.call('HMGET', exec, 'status_list', 'status_idx')
       if entry[1] then redis.call('HDEL', ARGV[3] .. 'sl:' .. entry[1], entry[2]) end
       for _, token in ipairs(redis.call('SMEMBERS', exec .. ':tokens')) do
         redis.call('DEL', ARGV[3] .. 'rt:' .. token)
       end
       redis.call('DEL', exec, exec .. ':tokens')
-      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', KEYS[1], ref)
     end
-    return #ids`,
+    return #refs`,
   // KEYS: request token. ARGV: prefix. The token and its execution in one round trip.
   wfidToken: `
-    local token = redis.call('HMGET', KEYS[1], 'execution_id', 'secret_hash')
+    local token = redis.call('HMGET', KEYS[1], 'engine', 'execution_id', 'ref', 'secret_hash')
     if not token[1] then return false end
-    return {token[1], token[2], redis.call('HGETALL', ARGV[1] .. 'exec:' .. token[1])}`,
+    return {token[1], token[2], token[4], redis.call('HGETALL', ARGV[1] .. 'execution:' .. token[3])}`,
   // KEYS: lease. ARGV: holder, ttl ms. Takes a free lease (SET NX PX) or renews the holder's own.
   wfidTakeLease: `
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -121,6 +128,25 @@ const SCRIPTS = {
   wfidReleaseLease: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
     return 0`,
+  // Moving data of the first layout (wfid:exec:<id>, before engines). KEYS: old hash, new hash,
+  // retention. ARGV: engine, ref, prefix. Never overwrites an execution already in the new layout, so
+  // replicas that start at once may both run it.
+  wfidAdoptExecution: `
+    if redis.call('TYPE', KEYS[1]).ok ~= 'hash' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+    local fields = redis.call('HGETALL', KEYS[1])
+    redis.call('HSET', KEYS[2], unpack(fields))
+    redis.call('HSET', KEYS[2], 'engine', ARGV[1])
+    local row = redis.call('HMGET', KEYS[2], 'ended_at', 'deadline', 'status_list', 'status_idx')
+    redis.call('ZADD', KEYS[3], row[1] or row[2], ARGV[2])
+    if row[3] then redis.call('HSET', ARGV[3] .. 'sl:' .. row[3], row[4], KEYS[2]) end
+    return 1`,
+  // KEYS: request token, new token set. ARGV: engine, execution id, ref, token id.
+  wfidAdoptToken: `
+    if redis.call('HEXISTS', KEYS[1], 'ref') == 1 then return 0 end
+    if redis.call('HGET', KEYS[1], 'execution_id') ~= ARGV[2] then return 0 end
+    redis.call('HSET', KEYS[1], 'engine', ARGV[1], 'ref', ARGV[3])
+    redis.call('SADD', KEYS[2], ARGV[4])
+    return 1`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -238,15 +264,25 @@ export class RedisStore implements ExecutionStore {
       });
     }
     await checkDurability(redis, logger);
-    return new RedisStore(redis, ioredis.ReplyError);
+    const store = new RedisStore(redis, ioredis.ReplyError);
+    try {
+      await store.guard(() => adoptFirstLayout(redis, logger));
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return store;
   }
 
   async insertExecution(record: ExecutionRecord) {
     const row = toRow(record);
+    const ref = executionRef(record.engine, record.executionId);
     const [inserted, existing] = (await this.guard(() =>
       this.redis.wfidInsert(
-        execKey(record.executionId),
+        execKey(ref),
         RETENTION,
+        ref,
+        row.engine,
         row.execution_id,
         row.workflow_id,
         row.metadata,
@@ -265,30 +301,37 @@ export class RedisStore implements ExecutionStore {
       : { inserted: false, record: fromHash(existing) };
   }
 
-  async getExecution(executionId: string) {
-    const hash = await this.guard(() => this.redis.hgetall(execKey(executionId)));
+  async getExecution(engine: string, executionId: string) {
+    const ref = executionRef(engine, executionId);
+    const hash = await this.guard(() => this.redis.hgetall(execKey(ref)));
     return hash.execution_id === undefined ? undefined : fromRow(rowOf(hash));
   }
 
-  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
+  async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
+    const ref = executionRef(engine, executionId);
     const fields = (await this.guard(() =>
-      this.redis.wfidEnd(execKey(executionId), RETENTION, status, endedAt, executionId),
+      this.redis.wfidEnd(execKey(ref), RETENTION, status, endedAt, ref),
     )) as string[] | null;
     return fields ? fromHash(fields) : undefined;
   }
 
   async addRequestToken(tokenId: string, token: StoredRequestToken) {
+    const ref = executionRef(token.engine, token.executionId);
     await this.guard(async () => {
       const results = await this.redis
         .multi()
         .hset(
-          `${PREFIX}rt:${tokenId}`,
+          requestTokenKey(tokenId),
+          'engine',
+          token.engine,
           'execution_id',
           token.executionId,
+          'ref',
+          ref,
           'secret_hash',
           token.secretHash.toString('hex'),
         )
-        .sadd(`${execKey(token.executionId)}:tokens`, tokenId)
+        .sadd(`${execKey(ref)}:tokens`, tokenId)
         .exec();
       const failed = results?.find(([err]) => err)?.[0];
       if (failed) throw failed;
@@ -297,11 +340,12 @@ export class RedisStore implements ExecutionStore {
 
   async getRequestToken(tokenId: string) {
     const reply = (await this.guard(() =>
-      this.redis.wfidToken(`${PREFIX}rt:${tokenId}`, PREFIX),
-    )) as [string, string, string[]] | null;
+      this.redis.wfidToken(requestTokenKey(tokenId), PREFIX),
+    )) as [string, string, string, string[]] | null;
     if (!reply) return undefined;
-    const [executionId, secretHash, execution] = reply;
+    const [engine, executionId, secretHash, execution] = reply;
     return {
+      engine,
       executionId,
       secretHash: Buffer.from(secretHash, 'hex'),
       execution: execution.length > 0 ? fromHash(execution) : undefined,
@@ -329,7 +373,7 @@ export class RedisStore implements ExecutionStore {
   }
 
   /** Connection loss, timeouts, a loading or read-only server: 503 with Retry-After. */
-  private async guard<T>(command: () => Promise<T>): Promise<T> {
+  async guard<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command();
     } catch (err) {
@@ -337,6 +381,43 @@ export class RedisStore implements ExecutionStore {
       throw storeUnavailable('redis', err);
     }
   }
+}
+
+/**
+ * Moves the executions and request tokens of the first layout (`wfid:exec:<id>`, written before
+ * engines had namespaces) into the default engine's namespace, then deletes the old keys and
+ * records the schema. Each move is one script that never overwrites a moved execution, so
+ * replicas that start at once may all run this; the previous release reads only the old layout,
+ * so replicas move to this release together (docs/deployment.md).
+ */
+async function adoptFirstLayout(redis: Scripted, logger: StoreLogger | undefined): Promise<void> {
+  if ((await redis.get(SCHEMA)) === SCHEMA_VERSION) return;
+  const scan = async (match: string, each: (key: string) => Promise<void>) => {
+    for await (const keys of redis.scanStream({ match, count: 500 }))
+      for (const key of keys as string[]) await each(key);
+  };
+  let executions = 0;
+  await scan(`${PREFIX}exec:*`, async (key) => {
+    if ((await redis.type(key)) !== 'hash') return; // a token set: rebuilt from the tokens below
+    const id = await redis.hget(key, 'execution_id');
+    if (id === null) return;
+    const ref = executionRef(DEFAULT_ENGINE, id);
+    executions += Number(
+      await redis.wfidAdoptExecution(key, execKey(ref), RETENTION, DEFAULT_ENGINE, ref, PREFIX),
+    );
+  });
+  await scan(`${PREFIX}rt:*`, async (key) => {
+    const id = await redis.hget(key, 'execution_id');
+    if (id === null) return;
+    const ref = executionRef(DEFAULT_ENGINE, id);
+    const tokenId = key.slice(`${PREFIX}rt:`.length);
+    await redis.wfidAdoptToken(key, `${execKey(ref)}:tokens`, DEFAULT_ENGINE, id, ref, tokenId);
+  });
+  await scan(`${PREFIX}exec:*`, async (key) => void (await redis.del(key)));
+  await redis.del(`${PREFIX}retention`);
+  await redis.set(SCHEMA, SCHEMA_VERSION);
+  if (executions > 0)
+    logger?.warn({ executions }, 'redis store: moved executions into the default engine namespace');
 }
 
 async function checkDurability(redis: RedisClient, logger: StoreLogger | undefined): Promise<void> {
@@ -364,7 +445,8 @@ async function checkDurability(redis: RedisClient, logger: StoreLogger | undefin
 }
 
 function keysOf(script: string): number {
-  return script === 'wfidInsert' || script === 'wfidEnd' || script === 'wfidReserve' ? 2 : 1;
+  if (script === 'wfidAdoptExecution') return 3;
+  return ['wfidInsert', 'wfidEnd', 'wfidReserve', 'wfidAdoptToken'].includes(script) ? 2 : 1;
 }
 
 function parseListInfo(info: string): { size: number; createdAt: number } {
@@ -372,8 +454,18 @@ function parseListInfo(info: string): { size: number; createdAt: number } {
   return { size: Number(size), createdAt: Number(createdAt) };
 }
 
-function execKey(executionId: string): string {
-  return `${PREFIX}exec:${executionId}`;
+/** `base64url(engine):base64url(id)`: the one spelling of an execution in keys (layout above). */
+export function executionRef(engine: string, executionId: string): string {
+  return `${Buffer.from(engine).toString('base64url')}:${Buffer.from(executionId).toString('base64url')}`;
+}
+
+function execKey(ref: string): string {
+  return `${PREFIX}execution:${ref}`;
+}
+
+/** Token ids are base64url: never a `:`, so never another key's name. */
+function requestTokenKey(tokenId: string): string {
+  return `${PREFIX}rt:${tokenId}`;
 }
 
 function leaseKey(name: string): string {
@@ -390,6 +482,7 @@ function fromHash(fields: string[]): ExecutionRecord {
 
 function rowOf(hash: Record<string, string>): ExecutionRow {
   return {
+    engine: hash.engine!,
     execution_id: hash.execution_id!,
     workflow_id: hash.workflow_id!,
     metadata: hash.metadata!,

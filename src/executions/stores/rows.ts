@@ -2,6 +2,7 @@ import type { ExecutionRecord } from '../execution.js';
 
 /** The flat row SQL stores keep; optional metadata travels as one JSON column. */
 export interface ExecutionRow {
+  engine: string;
   execution_id: string;
   workflow_id: string;
   metadata: string;
@@ -16,11 +17,19 @@ export interface ExecutionRow {
 
 type Metadata = Omit<
   ExecutionRecord,
-  'executionId' | 'workflowId' | 'status' | 'startedAt' | 'deadline' | 'endedAt' | 'statusEntry'
+  | 'engine'
+  | 'executionId'
+  | 'workflowId'
+  | 'status'
+  | 'startedAt'
+  | 'deadline'
+  | 'endedAt'
+  | 'statusEntry'
 >;
 
 export function toRow(record: ExecutionRecord): ExecutionRow {
   const {
+    engine,
     executionId,
     workflowId,
     status,
@@ -31,6 +40,7 @@ export function toRow(record: ExecutionRecord): ExecutionRow {
     ...metadata
   } = record;
   return {
+    engine,
     execution_id: executionId,
     workflow_id: workflowId,
     metadata: JSON.stringify(metadata satisfies Metadata),
@@ -46,6 +56,7 @@ export function toRow(record: ExecutionRecord): ExecutionRow {
 /** Runs on every token request: fills the parsed metadata object in place instead of spreading. */
 export function fromRow(row: ExecutionRow): ExecutionRecord {
   const record = JSON.parse(row.metadata) as ExecutionRecord;
+  record.engine = row.engine;
   record.executionId = row.execution_id;
   record.workflowId = row.workflow_id;
   record.status = row.status;

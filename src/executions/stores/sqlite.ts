@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../audit/stores/sqlite.js';
 import { WfidError } from '../../errors.js';
+import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
@@ -21,7 +22,8 @@ import { type ExecutionRow, fromRow, toRow } from './rows.js';
 const LOOKUP_CACHE_SIZE = 10_000;
 
 /** Versioned schema: each entry runs once, in order, recorded in `PRAGMA user_version`. */
-const MIGRATIONS = [
+/** Exported for the migration tests, which lay down data as an earlier release wrote it. */
+export const MIGRATIONS = [
   `CREATE TABLE executions (
      execution_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, metadata TEXT NOT NULL,
      status TEXT NOT NULL, started_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ended_at INTEGER);
@@ -41,6 +43,25 @@ const MIGRATIONS = [
      list_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, next_idx INTEGER NOT NULL,
      created_at INTEGER NOT NULL);`,
   SQLITE_AUDIT_MIGRATION,
+  // Engine namespaces: an execution is named by (engine, execution_id). Rows written before
+  // belong to the default engine, the one a lone WFID_ENGINE_TOKEN authenticates.
+  `CREATE TABLE executions_by_engine (
+     engine TEXT NOT NULL, execution_id TEXT NOT NULL, workflow_id TEXT NOT NULL, metadata TEXT NOT NULL,
+     status TEXT NOT NULL, started_at INTEGER NOT NULL, deadline INTEGER NOT NULL, ended_at INTEGER,
+     status_list INTEGER, status_idx INTEGER,
+     PRIMARY KEY (engine, execution_id));
+   INSERT INTO executions_by_engine
+     SELECT '${DEFAULT_ENGINE}', execution_id, workflow_id, metadata, status, started_at, deadline,
+       ended_at, status_list, status_idx
+     FROM executions;
+   DROP TABLE executions;
+   ALTER TABLE executions_by_engine RENAME TO executions;
+   CREATE INDEX executions_retention ON executions (coalesce(ended_at, deadline));
+   CREATE INDEX executions_running_status ON executions (status_list, status_idx, deadline)
+     WHERE status = 'running';
+   ALTER TABLE request_tokens ADD COLUMN engine TEXT NOT NULL DEFAULT '${DEFAULT_ENGINE}';
+   DROP INDEX request_tokens_execution;
+   CREATE INDEX request_tokens_execution ON request_tokens (engine, execution_id);`,
 ];
 
 /** The default store: one SQLite file (WAL), enough for a single issuer. */
@@ -74,27 +95,30 @@ export class SqliteStore implements ExecutionStore {
     const db = this.db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO executions (execution_id, workflow_id, metadata, status, started_at, deadline, ended_at,
-           status_list, status_idx)
-         VALUES (@execution_id, @workflow_id, @metadata, @status, @started_at, @deadline, @ended_at,
-           @status_list, @status_idx)
-         ON CONFLICT (execution_id) DO NOTHING`,
+        `INSERT INTO executions (engine, execution_id, workflow_id, metadata, status, started_at,
+           deadline, ended_at, status_list, status_idx)
+         VALUES (@engine, @execution_id, @workflow_id, @metadata, @status, @started_at, @deadline,
+           @ended_at, @status_list, @status_idx)
+         ON CONFLICT (engine, execution_id) DO NOTHING`,
       ),
-      get: db.prepare('SELECT * FROM executions WHERE execution_id = ?'),
+      get: db.prepare('SELECT * FROM executions WHERE engine = ? AND execution_id = ?'),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       end: db.prepare(
-        `UPDATE executions SET status = ?, ended_at = ? WHERE execution_id = ? AND status = 'running'`,
+        `UPDATE executions SET status = ?, ended_at = ?
+         WHERE engine = ? AND execution_id = ? AND status = 'running'`,
       ),
       addToken: db.prepare(
-        'INSERT INTO request_tokens (token_id, execution_id, secret_hash) VALUES (?, ?, ?)',
+        'INSERT INTO request_tokens (token_id, engine, execution_id, secret_hash) VALUES (?, ?, ?, ?)',
       ),
       getToken: db.prepare(
-        `SELECT t.execution_id AS token_execution_id, t.secret_hash, e.*
-         FROM request_tokens t LEFT JOIN executions e ON e.execution_id = t.execution_id WHERE t.token_id = ?`,
+        `SELECT t.engine AS token_engine, t.execution_id AS token_execution_id, t.secret_hash, e.*
+         FROM request_tokens t
+         LEFT JOIN executions e ON e.engine = t.engine AND e.execution_id = t.execution_id
+         WHERE t.token_id = ?`,
       ),
       collectTokens: db.prepare(
-        `DELETE FROM request_tokens WHERE execution_id IN
-           (SELECT execution_id FROM executions WHERE coalesce(ended_at, deadline) < ?)`,
+        `DELETE FROM request_tokens WHERE (engine, execution_id) IN
+           (SELECT engine, execution_id FROM executions WHERE coalesce(ended_at, deadline) < ?)`,
       ),
       collect: db.prepare('DELETE FROM executions WHERE coalesce(ended_at, deadline) < ?'),
       listKeys: db.prepare('SELECT record FROM key_states'),
@@ -163,22 +187,25 @@ export class SqliteStore implements ExecutionStore {
 
   async insertExecution(record: ExecutionRecord) {
     const inserted = this.statements.insert.run(toRow(record)).changes > 0;
-    return { inserted, record: inserted ? record : (await this.getExecution(record.executionId))! };
+    return {
+      inserted,
+      record: inserted ? record : (await this.getExecution(record.engine, record.executionId))!,
+    };
   }
 
-  async getExecution(executionId: string) {
-    const row = this.statements.get.get(executionId) as ExecutionRow | undefined;
+  async getExecution(engine: string, executionId: string) {
+    const row = this.statements.get.get(engine, executionId) as ExecutionRow | undefined;
     return row && fromRow(row);
   }
 
-  async endExecution(executionId: string, status: EndStatus, endedAt: number) {
-    this.statements.end.run(status, endedAt, executionId);
+  async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
+    this.statements.end.run(status, endedAt, engine, executionId);
     this.lookups.entries.clear();
-    return this.getExecution(executionId);
+    return this.getExecution(engine, executionId);
   }
 
   async addRequestToken(tokenId: string, token: StoredRequestToken) {
-    this.statements.addToken.run(tokenId, token.executionId, token.secretHash);
+    this.statements.addToken.run(tokenId, token.engine, token.executionId, token.secretHash);
   }
 
   /**
@@ -193,10 +220,11 @@ export class SqliteStore implements ExecutionStore {
     const cached = this.lookups.entries.get(tokenId);
     if (cached) return cached;
     const row = this.statements.getToken.get(tokenId) as
-      | (ExecutionRow & { token_execution_id: string; secret_hash: Buffer })
+      | (ExecutionRow & { token_engine: string; token_execution_id: string; secret_hash: Buffer })
       | undefined;
     if (!row) return undefined;
     const lookup: RequestTokenLookup = {
+      engine: row.token_engine,
       executionId: row.token_execution_id,
       secretHash: row.secret_hash,
       execution: row.execution_id === null ? undefined : fromRow(row),

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import { audienceText, DEFAULT_ENGINE } from '../../audit/event.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { audienceText } from '../../audit/event.js';
+import type { Engine } from '../../executions/engine.js';
 import type { ExecutionRecord } from '../../executions/execution.js';
 import { effectiveStatus } from '../../executions/execution.js';
 import { noteAuditContext } from '../audit-context.js';
@@ -10,24 +11,29 @@ import type { ServerDeps } from '../deps.js';
 /** Routes the workflow engine calls with its engine token: register, end and look up executions. */
 export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { config, registry, minter, metrics, audit } = deps;
-  const authenticate = engineAuthenticator(deps.engineTokens);
+  const authenticate = engineAuthenticator(deps.engineCredentials);
   const requestUrl = `${config.issuer.replace(/\/$/, '')}/v1/token`;
+  // Set by the onRequest hook before any route runs (and before the body is read).
+  const engines = new WeakMap<FastifyRequest, Engine>();
+  const engineOf = (request: FastifyRequest) => engines.get(request)!;
 
-  app.register(async (engine) => {
-    engine.addHook('onRequest', async (request) => {
-      authenticate(request);
-      noteAuditContext(request, { engine: DEFAULT_ENGINE });
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async (request) => {
+      const engine = authenticate(request);
+      engines.set(request, engine);
+      noteAuditContext(request, { engine: engine.name });
     });
 
-    engine.post('/v1/executions', async (request, reply) => {
+    scope.post('/v1/executions', async (request, reply) => {
+      const engine = engineOf(request);
       const input = parseStartBody(request.body, config.tokens.extra_claims);
       const about = {
-        engine: DEFAULT_ENGINE,
+        engine: engine.name,
         execution_id: input.executionId,
         workflow_id: input.workflowId,
       };
       noteAuditContext(request, about);
-      const { record, requestToken, created } = await registry.start(input);
+      const { record, requestToken, created } = await registry.start(engine, input);
       if (created) metrics.executionsStarted.inc();
       audit.record({
         ...about,
@@ -59,14 +65,15 @@ export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
       };
     });
 
-    engine.post('/v1/executions/:id/end', async (request) => {
+    scope.post('/v1/executions/:id/end', async (request) => {
+      const engine = engineOf(request);
       const id = parseExecutionId((request.params as { id: string }).id);
       noteAuditContext(request, { execution_id: id });
       const { status } = parseEndBody(request.body);
-      const record = await registry.end(id, status);
+      const record = await registry.end(engine, id, status);
       metrics.executionsEnded.inc({ status: record.status });
       audit.record({
-        engine: DEFAULT_ENGINE,
+        engine: engine.name,
         kind: 'execution.ended',
         execution_id: id,
         workflow_id: record.workflowId,
@@ -77,14 +84,16 @@ export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
       return view(record);
     });
 
-    engine.get('/v1/executions/:id', async (request) => {
-      return view(await registry.get(parseExecutionId((request.params as { id: string }).id)));
+    scope.get('/v1/executions/:id', async (request) => {
+      const id = parseExecutionId((request.params as { id: string }).id);
+      return view(await registry.get(engineOf(request), id));
     });
   });
 }
 
 function view(record: ExecutionRecord) {
   return {
+    engine: record.engine,
     execution_id: record.executionId,
     workflow_id: record.workflowId,
     status: effectiveStatus(record, Date.now()),

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { audienceText, DEFAULT_ENGINE } from '../../audit/event.js';
+import { audienceText } from '../../audit/event.js';
 import { WfidError } from '../../errors.js';
 import type { MintedToken } from '../../tokens/mint.js';
 import { noteAuditContext } from '../audit-context.js';
@@ -27,12 +27,12 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     const execution = await registry.authenticate(requestToken);
     let token: MintedToken;
     try {
-      limit.take(execution.executionId);
+      limit.take(`${execution.engine}\u0000${execution.executionId}`);
       token = await minter.mint(execution, { audience, lifetimeS });
     } catch (err) {
       // Only a refusal needs the context noted; the mint path stays as short as it can.
       noteAuditContext(request, {
-        engine: DEFAULT_ENGINE,
+        engine: execution.engine,
         execution_id: execution.executionId,
         workflow_id: execution.workflowId,
         audience: typeof audience === 'string' ? audience : undefined,
@@ -41,7 +41,7 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     }
     audit.record({
       kind: 'token.minted',
-      engine: DEFAULT_ENGINE,
+      engine: execution.engine,
       execution_id: execution.executionId,
       workflow_id: execution.workflowId,
       audience: audienceText(audience as string | string[]),

@@ -52,7 +52,8 @@ export function publicRoutes(app: FastifyInstance, deps: ServerDeps): void {
       const header = decodeJsonSegment(encodedHeader, 'header');
       audit.record({
         kind: 'token.introspected',
-        engine: DEFAULT_ENGINE,
+        // Tokens minted before engines had namespaces carry no engine: the default's.
+        engine: stringOrNull(claims.engine) ?? DEFAULT_ENGINE,
         execution_id: stringOrNull(claims.execution_id),
         workflow_id: stringOrNull(claims.workflow_id),
         audience:
