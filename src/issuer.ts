@@ -68,11 +68,6 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     logger,
   });
   await rotator.tick();
-  const registry = new ExecutionRegistry(store, {
-    maxDurationMs: config.executions.max_duration,
-    retentionMs: config.tokens.max_lifetime + config.rotation.clock_skew,
-    statusListSize: config.status_list.size,
-  });
   const statusLists = new StatusListIssuer({
     ring,
     store: store.statusLists,
@@ -96,6 +91,12 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     maxLifetimeMs: config.tokens.max_lifetime,
     allowedAudiences: config.tokens.audiences,
     statusListUri: (list) => statusLists.uri(list),
+  });
+  const registry = new ExecutionRegistry(store, {
+    maxDurationMs: config.executions.max_duration,
+    retentionMs: config.tokens.max_lifetime + config.rotation.clock_skew,
+    statusListSize: config.status_list.size,
+    checkIdentity: (record) => minter.checkIdentity(record),
   });
   const deps: ServerDeps = {
     config,

@@ -91,6 +91,12 @@ export function executionClaims(record: ExecutionRecord): Record<string, unknown
  * A `sub` template such as `workflow:{workflow_id}` or `repo:{project_id}:env:{environment}`,
  * compiled once at start-up. Naming a claim that tokens cannot carry is a config error then,
  * not a surprise in a verifier later.
+ *
+ * Verifiers match `sub` as text (`repo:shop:*` in a trust policy), so each value must stay in
+ * its slot: a value holding one of the template's separators (the characters other than
+ * letters and digits in its literal text) could pose as another project or environment
+ * (`project_id: "shop:env:prod"`), and a missing value would leave a slot empty. Both are
+ * refused with ERR_INVALID_REQUEST naming the field, when the engine registers.
  */
 export function compileSubject(
   template: string,
@@ -98,6 +104,7 @@ export function compileSubject(
 ): (claims: Record<string, unknown>) => string {
   const known = new Set<string>([...RESERVED_CLAIMS, ...extraClaims]);
   const parts = template.split(/(\{[^{}]*\})/).filter((part) => part !== '');
+  const separators = new Set<string>();
   for (const part of parts) {
     if (part.startsWith('{')) {
       const name = part.slice(1, -1);
@@ -109,15 +116,36 @@ export function compileSubject(
       }
     } else if (/[{}]/.test(part)) {
       throw new WfidError('ERR_CONFIG', `tokens.subject: unbalanced braces in "${template}"`);
+    } else {
+      for (const char of part) if (!/[\p{L}\p{N}]/u.test(char)) separators.add(char);
     }
   }
   return (claims) =>
     parts
-      .map((part) => (part.startsWith('{') ? stringify(claims[part.slice(1, -1)]) : part))
+      .map((part) =>
+        part.startsWith('{') ? subjectValue(part.slice(1, -1), claims, separators) : part,
+      )
       .join('');
 }
 
-function stringify(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  return Array.isArray(value) ? value.join(',') : String(value);
+function subjectValue(name: string, claims: Record<string, unknown>, separators: Set<string>) {
+  // Reserved claims are fields of the registration; the others come in its `claims` object.
+  const field = (RESERVED_CLAIMS as readonly string[]).includes(name) ? name : `claims.${name}`;
+  const value = claims[name];
+  if (value === undefined || value === null || value === '') {
+    throw new WfidError('ERR_INVALID_REQUEST', `${field}: required by the sub template`);
+  }
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new WfidError('ERR_INVALID_REQUEST', `${field}: the sub template needs a single value`);
+  }
+  const text = String(value);
+  for (const char of text) {
+    if (separators.has(char)) {
+      throw new WfidError(
+        'ERR_INVALID_REQUEST',
+        `${field}: contains "${char}", a separator of the sub template`,
+      );
+    }
+  }
+  return text;
 }

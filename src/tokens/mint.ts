@@ -54,6 +54,15 @@ export class TokenMinter {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * Throws ERR_INVALID_REQUEST, naming the field, when tokens of this execution could not be
+   * minted truthfully (its values do not fit the `sub` template). The registry calls it before
+   * it stores a registration, so a refused one leaves nothing behind.
+   */
+  checkIdentity(execution: ExecutionRecord): void {
+    this.subject(executionClaims(execution));
+  }
+
   async mint(execution: ExecutionRecord, request: MintRequest): Promise<MintedToken> {
     const now = this.now();
     if (!isRunning(execution, now)) {

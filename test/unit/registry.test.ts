@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { WfidError } from '../../src/errors.js';
 import type { Engine } from '../../src/executions/engine.js';
 import type { StatusEntry } from '../../src/executions/execution.js';
 import { ExecutionRegistry } from '../../src/executions/registry.js';
@@ -215,5 +216,34 @@ describe('engine namespaces', () => {
     // An engine without fixed claims takes them from the request.
     const free = await registry.start(dev, { executionId: '1', workflowId: 'w', environment: 'x' });
     expect(free.record.environment).toBe('x');
+  });
+});
+
+describe('registration is all or nothing', () => {
+  it('stores neither the execution nor a request token when the identity check refuses it', async () => {
+    const store = new MemoryStore();
+    let tokensStored = 0;
+    const addRequestToken = store.addRequestToken.bind(store);
+    store.addRequestToken = async (...args) => {
+      tokensStored++;
+      return addRequestToken(...args);
+    };
+    const registry = new ExecutionRegistry(store, {
+      maxDurationMs: 3_600_000,
+      retentionMs: 1,
+      checkIdentity: (record) => {
+        if (record.projectId?.includes(':'))
+          throw new WfidError('ERR_INVALID_REQUEST', 'project_id: contains ":"');
+      },
+    });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(
+        registry.start(ENGINE, { executionId: 'e', workflowId: 'w', projectId: 'a:b' }),
+      ).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+    }
+    expect(await store.getExecution(ENGINE.name, 'e')).toBeUndefined();
+    expect(tokensStored).toBe(0);
+    const { record } = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
+    expect(record.projectId).toBeUndefined();
   });
 });

@@ -199,6 +199,58 @@ describe('subject template', () => {
   });
 });
 
+describe('subject template values', () => {
+  const render = compileSubject('repo:{project_id}:env:{environment}', ['team']);
+  const refusal = (claims: Record<string, unknown>) => {
+    try {
+      render(claims);
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+      return (err as Error).message;
+    }
+    return undefined;
+  };
+
+  it('refuses a value holding a separator of the template, naming the field', () => {
+    // Raw, these would read as another project's prod subject: repo:shop:env:prod:env:dev.
+    expect(refusal({ project_id: 'shop:env:prod', environment: 'dev' })).toBe(
+      'project_id: contains ":", a separator of the sub template',
+    );
+    expect(refusal({ project_id: 'shop', environment: 'dev:x' })).toMatch(/^environment: /);
+    expect(render({ project_id: 'shop-1', environment: 'dev' })).toBe('repo:shop-1:env:dev');
+    // Only the template's own separators count: with '/' as separator, ':' is a plain character.
+    expect(
+      compileSubject('{project_id}/{workflow_id}', [])({ project_id: 'a:b', workflow_id: 'c' }),
+    ).toBe('a:b/c');
+    expect(() =>
+      compileSubject('{project_id}/{workflow_id}', [])({ project_id: 'a/b', workflow_id: 'c' }),
+    ).toThrowError(expect.objectContaining({ message: expect.stringMatching(/^project_id: /) }));
+  });
+
+  it('refuses a placeholder with no value, and a list, naming the field', () => {
+    expect(refusal({ project_id: 'shop' })).toBe('environment: required by the sub template');
+    expect(refusal({ project_id: '', environment: 'dev' })).toBe(
+      'project_id: required by the sub template',
+    );
+    const withTeam = compileSubject('team:{team}', ['team']);
+    expect(() => withTeam({ team: ['a', 'b'] })).toThrowError(
+      expect.objectContaining({ message: 'claims.team: the sub template needs a single value' }),
+    );
+    expect(withTeam({ team: 7 })).toBe('team:7');
+  });
+
+  it('is checked before anything is minted: checkIdentity throws what mint would', async () => {
+    const { minter: m } = await minter({ subjectTemplate: 'repo:{project_id}:wf:{workflow_id}' });
+    expect(() => m.checkIdentity(record({ projectId: 'a:b' }))).toThrowError(
+      expect.objectContaining({
+        code: 'ERR_INVALID_REQUEST',
+        message: expect.stringMatching(/^project_id/),
+      }),
+    );
+    expect(() => m.checkIdentity(record({ projectId: 'shop' }))).not.toThrow();
+  });
+});
+
 describe('request tokens', () => {
   it('are 256-bit secrets stored only as a hash, matched in constant time', () => {
     const { token, tokenId, secretHash } = newRequestToken();
