@@ -148,6 +148,12 @@ function checkConsistency(config: Config): void {
       'rotation.every: must be longer than rotation.prepublish (a new version is prepared prepublish before it signs)',
     );
   }
+  // WORKFLOW_ID_TOKEN is minted for the default audience at every registration.
+  if (tokens.audiences && !tokens.audiences.includes(tokens.default_audience)) {
+    fail(
+      `tokens.audiences: does not list tokens.default_audience (${tokens.default_audience}), the audience of WORKFLOW_ID_TOKEN, so every registration would be refused; add it, or set tokens.default_audience to one of the audiences`,
+    );
+  }
   checkEngines(config, fail);
 }
 

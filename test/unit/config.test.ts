@@ -313,3 +313,30 @@ describe('engine tokens', () => {
     expect(configError({ env: { WFID_ENGINE_TOKEN_FILE: path } })).toMatch(/no spaces/);
   });
 });
+
+describe('audiences', () => {
+  it('refuses tokens.audiences without the default audience at start-up, naming both keys', () => {
+    const message = configError({
+      env: { WFID_ISSUER: 'https://id.example.com', WFID_TOKENS_AUDIENCES: 'sts,vault' },
+    });
+    expect(message).toMatch(
+      /^tokens\.audiences: does not list tokens\.default_audience \(https:\/\/id\.example\.com\)/,
+    );
+    expect(
+      loadConfig({
+        env: {
+          WFID_TOKENS_AUDIENCES: 'sts,vault',
+          WFID_TOKENS_DEFAULT_AUDIENCE: 'sts',
+        },
+      }).tokens.audiences,
+    ).toEqual(['sts', 'vault']);
+    expect(
+      loadConfig({
+        env: {
+          WFID_ISSUER: 'https://id.example.com',
+          WFID_TOKENS_AUDIENCES: 'https://id.example.com,sts',
+        },
+      }).tokens.default_audience,
+    ).toBe('https://id.example.com');
+  });
+});
