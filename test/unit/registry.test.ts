@@ -247,3 +247,65 @@ describe('registration is all or nothing', () => {
     expect(record.projectId).toBeUndefined();
   });
 });
+
+describe('registering a running execution again', () => {
+  const first = {
+    executionId: 'e',
+    workflowId: 'w',
+    workflowName: 'Nightly',
+    owner: 'alice',
+    claims: { team: 'data', tags: ['a', 'b'] },
+    maxDurationS: 600,
+  };
+  const make = async () => {
+    const registry = new ExecutionRegistry(new MemoryStore(), {
+      maxDurationMs: 3_600_000,
+      retentionMs: 1,
+    });
+    await registry.start(ENGINE, first);
+    return registry;
+  };
+
+  it('with the same values, or a subset of them, is idempotent: the stored record stays', async () => {
+    const registry = await make();
+    const same = await registry.start(ENGINE, first);
+    expect(same.created).toBe(false);
+    const subset = await registry.start(ENGINE, {
+      executionId: 'e',
+      workflowId: 'w',
+      claims: { tags: ['a', 'b'] },
+    });
+    expect(subset.created).toBe(false);
+    expect(subset.record).toMatchObject({ workflowName: 'Nightly', owner: 'alice' });
+  });
+
+  it('with another value answers ERR_CONFLICT naming the field; the stored record stays', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ workflowId: 'other' }, 'workflow_id'],
+      [{ workflowName: 'Daily' }, 'workflow_name'],
+      [{ mode: 'manual' }, 'mode'], // not registered the first time: not a subset
+      [{ claims: { team: 'ops' } }, 'claims.team'],
+      [{ claims: { tags: ['a'] } }, 'claims.tags'],
+      [{ maxDurationS: 60 }, 'max_duration_s'],
+    ];
+    const registry = await make();
+    for (const [change, field] of cases) {
+      await expect(registry.start(ENGINE, { ...first, ...change })).rejects.toMatchObject({
+        code: 'ERR_CONFLICT',
+        message: `${field}: execution e is registered with another value`,
+      });
+    }
+    expect(await registry.get(ENGINE, 'e')).toMatchObject({
+      workflowId: 'w',
+      workflowName: 'Nightly',
+    });
+  });
+
+  it('after it ended answers ERR_EXECUTION_ENDED', async () => {
+    const registry = await make();
+    await registry.end(ENGINE, 'e', 'success');
+    await expect(registry.start(ENGINE, first)).rejects.toMatchObject({
+      code: 'ERR_EXECUTION_ENDED',
+    });
+  });
+});
