@@ -368,6 +368,11 @@ describe('issuer end to end (file backend, SQLite store)', () => {
   it('reports readiness and Prometheus metrics', async () => {
     const ready = await issuer.fetch('/readyz');
     expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      keys: { ready: true },
+      store: { ready: true },
+    });
     expect(await (await issuer.fetch('/healthz')).json()).toEqual({ status: 'ok' });
     const metrics = await (await issuer.fetch('/metrics')).text();
     expect(metrics).toMatch(/wfid_tokens_minted_total\{backend="file",alg="ES256"\} [1-9]/);

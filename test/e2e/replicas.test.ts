@@ -150,6 +150,13 @@ for (const [name, startStore] of Object.entries(STORES)) {
       await store.crash();
       for (const replica of replicas) {
         await waitFor(async () => (await replica.fetch('/readyz')).status === 503, 10_000);
+        // Publicly only ready or not per component; why goes to the log.
+        expect(await (await replica.fetch('/readyz')).json()).toEqual({
+          status: 'not_ready',
+          keys: { ready: true },
+          store: { ready: false },
+        });
+        expect(replica.logs()).toMatch(/"component":"store","reason":"ERR_STORE_UNAVAILABLE/);
         const mint = await replica.fetch('/v1/token', {
           method: 'POST',
           headers: {

@@ -62,6 +62,13 @@ describe('issuer on vault-transit', () => {
       );
       expect(JSON.stringify(body)).not.toContain(bao.rootToken);
       await until(async () => (await issuer.fetch('/readyz')).status === 503);
+      // Publicly only ready or not: no Vault address, mount or key path; the detail is logged.
+      expect(await (await issuer.fetch('/readyz')).json()).toEqual({
+        status: 'not_ready',
+        keys: { ready: false },
+        store: { ready: true },
+      });
+      expect(issuer.logs()).toMatch(/"component":"keys","reason":"key backend: /);
     } finally {
       await bao.unseal();
     }
