@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_BACKEND'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_INVALID_REQUEST'
+  | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_INVALID_TOKEN'
   | 'ERR_UNAUTHORIZED'
   | 'ERR_FORBIDDEN'
@@ -43,6 +44,7 @@ const HTTP: Record<ErrorCode, HttpShape> = {
   ERR_BACKEND: { status: 503, error: 'temporarily_unavailable' },
   ERR_STORE_UNAVAILABLE: { status: 503, error: 'temporarily_unavailable' },
   ERR_INVALID_REQUEST: { status: 400, error: 'invalid_request' },
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, error: 'invalid_request' },
   ERR_INVALID_TOKEN: { status: 401, error: 'invalid_token' },
   ERR_UNAUTHORIZED: { status: 401, error: 'unauthorized' },
   ERR_FORBIDDEN: { status: 403, error: 'access_denied' },

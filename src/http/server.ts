@@ -35,7 +35,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(formbody, { bodyLimit: deps.config.http.body_limit });
 
   app.setErrorHandler((error: FastifyError | WfidError, request, reply) => {
-    const wfid = isWfidError(error) ? error : fromFastifyError(error);
+    const wfid = isWfidError(error) ? error : fromFastifyError(error, deps.config.http.body_limit);
     if (!wfid.exposeMessage) {
       deps.logger.error(
         {
@@ -94,9 +94,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 }
 
 /** Fastify's own errors (bad JSON, body too large, wrong media type) are the client's fault. */
-function fromFastifyError(error: FastifyError): WfidError {
+function fromFastifyError(error: FastifyError, bodyLimit: number): WfidError {
   const status = error.statusCode ?? 500;
-  if (status === 413) return new WfidError('ERR_INVALID_REQUEST', 'request body too large');
+  if (status === 413) {
+    return new WfidError(
+      'ERR_PAYLOAD_TOO_LARGE',
+      `request body larger than http.body_limit (${bodyLimit} bytes)`,
+    );
+  }
   if (status >= 400 && status < 500) {
     return new WfidError(
       'ERR_INVALID_REQUEST',

@@ -234,8 +234,27 @@ describe('issuer end to end (file backend, SQLite store)', () => {
           body,
         });
       await expectError(await post('{not json'), 400, 'invalid_request');
-      await expectError(
+      // Larger than http.body_limit (16 KiB): 413, as JSON and as a form.
+      const oversized = await expectError(
         await post(JSON.stringify({ execution_id: 'x'.repeat(40_000), workflow_id: 'w' })),
+        413,
+        'invalid_request',
+      );
+      expect(oversized.error_description).toBe(
+        'request body larger than http.body_limit (16384 bytes)',
+      );
+      await expectError(
+        await issuer.fetch('/v1/introspect', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `token=${'a'.repeat(40_000)}`,
+        }),
+        413,
+        'invalid_request',
+      );
+      // Within the limit, a too-long id is a plain 400.
+      await expectError(
+        await post(JSON.stringify({ execution_id: 'x'.repeat(4_000), workflow_id: 'w' })),
         400,
         'invalid_request',
       );
