@@ -30,8 +30,8 @@ const fixedClaim = z.string().min(1).max(256);
 
 export const configSchema = z
   .object({
-    /** The `iss` value and base URL of discovery. */
-    issuer: z.url().default('http://127.0.0.1:8080'),
+    /** The `iss` value and base URL of discovery; derived from host and port when unset. */
+    issuer: z.url().optional(),
     host: z.string().default('127.0.0.1'),
     port: z.coerce.number().int().min(0).max(65535).default(8080),
     data_dir: z.string().default('./data'),
@@ -167,12 +167,36 @@ export const configSchema = z
       .default('info'),
   })
   .strict()
-  .transform((config) => ({
-    ...config,
-    keys: { ...config.keys, uri: config.keys.uri ?? `file://${config.data_dir}/keys` },
-    store: config.store ?? `sqlite:${config.data_dir}/wfid.db`,
-    tokens: { ...config.tokens, default_audience: config.tokens.default_audience ?? config.issuer },
-  }));
+  .transform((config, ctx) => {
+    const issuer = config.issuer ?? listeningUrl(config.host, config.port);
+    if (issuer === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'required when port is 0 (the port is known only once the server listens)',
+      });
+      return z.NEVER;
+    }
+    return {
+      ...config,
+      issuer,
+      keys: { ...config.keys, uri: config.keys.uri ?? `file://${config.data_dir}/keys` },
+      store: config.store ?? `sqlite:${config.data_dir}/wfid.db`,
+      tokens: { ...config.tokens, default_audience: config.tokens.default_audience ?? issuer },
+    };
+  });
+
+/**
+ * The issuer when none is configured: the address the server listens on, so that `iss`,
+ * discovery and request URLs point where something answers. A wildcard host (`0.0.0.0`, `::`)
+ * is not an address a client can use: loopback stands in, and deployments reached from
+ * elsewhere set `issuer` to the URL verifiers use.
+ */
+function listeningUrl(host: string, port: number): string | undefined {
+  if (port === 0) return undefined;
+  const address = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

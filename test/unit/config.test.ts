@@ -340,3 +340,28 @@ describe('audiences', () => {
     ).toBe('https://id.example.com');
   });
 });
+
+describe('issuer', () => {
+  it('is derived from the host and port the server listens on when not configured', () => {
+    expect(loadConfig({ env: { WFID_PORT: '9123' } })).toMatchObject({
+      issuer: 'http://127.0.0.1:9123',
+      tokens: { default_audience: 'http://127.0.0.1:9123' },
+    });
+    expect(loadConfig({ env: { WFID_HOST: 'wfid.internal', WFID_PORT: '80' } }).issuer).toBe(
+      'http://wfid.internal:80',
+    );
+    expect(loadConfig({ env: { WFID_HOST: '::1', WFID_PORT: '9000' } }).issuer).toBe(
+      'http://[::1]:9000',
+    );
+    // A wildcard is no address a client can use: loopback stands in.
+    expect(loadConfig({ env: { WFID_HOST: '0.0.0.0' } }).issuer).toBe('http://127.0.0.1:8080');
+    expect(loadConfig({ env: { WFID_HOST: '::' } }).issuer).toBe('http://[::1]:8080');
+    // A configured issuer wins.
+    expect(
+      loadConfig({ env: { WFID_PORT: '9123', WFID_ISSUER: 'https://id.example.com' } }).issuer,
+    ).toBe('https://id.example.com');
+    expect(configError({ env: { WFID_PORT: '0' } })).toMatch(
+      /issuer \(config\): required when port is 0/,
+    );
+  });
+});
