@@ -151,3 +151,24 @@ describe('named engine credentials end to end', () => {
     ).toBe(201);
   });
 });
+
+describe('engine token strength at start-up', () => {
+  it('wfid serve refuses a short engine token with one line saying why, without echoing it', async () => {
+    const short = 'tiny-secret';
+    const failure = await startIssuer({
+      env: { WFID_ENGINE_TOKEN: short },
+      timeoutMs: 20_000,
+    }).then(
+      async (issuer) => {
+        await issuer.stop();
+        return undefined;
+      },
+      (err: Error) => err.message,
+    );
+    expect(failure).toMatch(/wfid serve exited with 1/);
+    expect(failure).toMatch(
+      /engine_tokens\.0 \(WFID_ENGINE_TOKEN\): at least 32 characters: an engine token is a shared secret that must resist guessing/,
+    );
+    expect(failure).not.toContain(short);
+  });
+});

@@ -183,8 +183,10 @@ export async function startIssuer(options: StartOptions = {}): Promise<RunningIs
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null)
+    if (child.exitCode !== null) {
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
       throw new Error(`wfid serve exited with ${child.exitCode}:\n${output}`);
+    }
     try {
       const response = await call(options.waitReady === false ? '/healthz' : '/readyz');
       if (response.ok) break;
