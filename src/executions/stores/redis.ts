@@ -1,7 +1,6 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { RedisAuditStore } from '../../audit/stores/redis.js';
 import { WfidError } from '../../errors.js';
-import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
@@ -12,35 +11,20 @@ import type {
   StoredRequestToken,
 } from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
+import { adoptFirstLayout, FIRST_LAYOUT_SCRIPTS } from './redis-first-layout.js';
+import {
+  execKey,
+  executionRef,
+  KEY_STATES,
+  leaseKey,
+  PREFIX,
+  RETENTION,
+  requestTokenKey,
+} from './redis-keys.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
-/**
- * Key layout (all under `wfid:`; pick a database in the URL path to share a server):
- *   wfid:execution:<ref>          hash, the columns of ExecutionRow
- *   wfid:execution:<ref>:tokens   set of the execution's request token ids
- *   wfid:rt:<token id>            hash {engine, execution_id, ref, secret_hash (hex)}
- *   wfid:execution_retention      sorted set of refs scored by ended_at, else deadline
- *   wfid:key_states               hash kid -> KeyStateRecord JSON
- *   wfid:lease:<name>             string holder, with the lease's TTL
- *   wfid:status_lists             hash list number -> "size:created_at" of every status list opened
- *   wfid:status_list:newest       hash {list, size, next}: where the next status entry comes from
- *   wfid:sl:<list>                hash idx -> execution key, for the list's executions not yet
- *                                 seen ended (pruned when the list is read, and at collection)
- *   wfid:audit                    sorted set of audit events (see src/audit/stores/redis.ts)
- *   wfid:schema                   "2" once data of the first layout has been moved (below)
- * `<ref>` is `base64url(engine):base64url(execution id)`. base64url has no `:`, so no id (ids
- * may contain `:`) can name another execution's key or its token set, and no engine another
- * engine's. Token ids are base64url already.
- * Scripts touch keys they build themselves, so this needs a single primary (standalone or
- * Sentinel), not Redis Cluster.
- */
-const PREFIX = 'wfid:';
-const RETENTION = `${PREFIX}execution_retention`;
-const KEY_STATES = `${PREFIX}key_states`;
 const STATUS_LISTS = `${PREFIX}status_lists`;
 const NEWEST_LIST = `${PREFIX}status_list:newest`;
-const SCHEMA = `${PREFIX}schema`;
-const SCHEMA_VERSION = '2';
 const COLLECT_BATCH = 500;
 
 /** Each script runs atomically on the server, so two replicas never interleave inside one. */
@@ -128,28 +112,9 @@ const SCRIPTS = {
   wfidReleaseLease: `
     if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
     return 0`,
-  // Moving data of the first layout (wfid:exec:<id>, before engines). KEYS: old hash, new hash,
-  // retention. ARGV: engine, ref, prefix. Never overwrites an execution already in the new layout, so
-  // replicas that start at once may both run it.
-  wfidAdoptExecution: `
-    if redis.call('TYPE', KEYS[1]).ok ~= 'hash' or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-    local fields = redis.call('HGETALL', KEYS[1])
-    redis.call('HSET', KEYS[2], unpack(fields))
-    redis.call('HSET', KEYS[2], 'engine', ARGV[1])
-    local row = redis.call('HMGET', KEYS[2], 'ended_at', 'deadline', 'status_list', 'status_idx')
-    redis.call('ZADD', KEYS[3], row[1] or row[2], ARGV[2])
-    if row[3] then redis.call('HSET', ARGV[3] .. 'sl:' .. row[3], row[4], KEYS[2]) end
-    return 1`,
-  // KEYS: request token, new token set. ARGV: engine, execution id, ref, token id.
-  wfidAdoptToken: `
-    if redis.call('HEXISTS', KEYS[1], 'ref') == 1 then return 0 end
-    if redis.call('HGET', KEYS[1], 'execution_id') ~= ARGV[2] then return 0 end
-    redis.call('HSET', KEYS[1], 'engine', ARGV[1], 'ref', ARGV[3])
-    redis.call('SADD', KEYS[2], ARGV[4])
-    return 1`,
 } as const;
 
-type ScriptName = keyof typeof SCRIPTS;
+type ScriptName = keyof typeof SCRIPTS | keyof typeof FIRST_LAYOUT_SCRIPTS;
 type Scripted = RedisClient &
   Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
@@ -246,6 +211,8 @@ export class RedisStore implements ExecutionStore {
     }) as Scripted;
     for (const [name, lua] of Object.entries(SCRIPTS))
       redis.defineCommand(name, { lua, numberOfKeys: keysOf(name) });
+    for (const [name, { lua, numberOfKeys }] of Object.entries(FIRST_LAYOUT_SCRIPTS))
+      redis.defineCommand(name, { lua, numberOfKeys });
     let healthy = true;
     // ioredis emits an error per failed reconnect; log the loss once per outage.
     redis.on('error', (err: Error) => {
@@ -383,43 +350,6 @@ export class RedisStore implements ExecutionStore {
   }
 }
 
-/**
- * Moves the executions and request tokens of the first layout (`wfid:exec:<id>`, written before
- * engines had namespaces) into the default engine's namespace, then deletes the old keys and
- * records the schema. Each move is one script that never overwrites a moved execution, so
- * replicas that start at once may all run this; the previous release reads only the old layout,
- * so replicas move to this release together (docs/deployment.md).
- */
-async function adoptFirstLayout(redis: Scripted, logger: StoreLogger | undefined): Promise<void> {
-  if ((await redis.get(SCHEMA)) === SCHEMA_VERSION) return;
-  const scan = async (match: string, each: (key: string) => Promise<void>) => {
-    for await (const keys of redis.scanStream({ match, count: 500 }))
-      for (const key of keys as string[]) await each(key);
-  };
-  let executions = 0;
-  await scan(`${PREFIX}exec:*`, async (key) => {
-    if ((await redis.type(key)) !== 'hash') return; // a token set: rebuilt from the tokens below
-    const id = await redis.hget(key, 'execution_id');
-    if (id === null) return;
-    const ref = executionRef(DEFAULT_ENGINE, id);
-    executions += Number(
-      await redis.wfidAdoptExecution(key, execKey(ref), RETENTION, DEFAULT_ENGINE, ref, PREFIX),
-    );
-  });
-  await scan(`${PREFIX}rt:*`, async (key) => {
-    const id = await redis.hget(key, 'execution_id');
-    if (id === null) return;
-    const ref = executionRef(DEFAULT_ENGINE, id);
-    const tokenId = key.slice(`${PREFIX}rt:`.length);
-    await redis.wfidAdoptToken(key, `${execKey(ref)}:tokens`, DEFAULT_ENGINE, id, ref, tokenId);
-  });
-  await scan(`${PREFIX}exec:*`, async (key) => void (await redis.del(key)));
-  await redis.del(`${PREFIX}retention`);
-  await redis.set(SCHEMA, SCHEMA_VERSION);
-  if (executions > 0)
-    logger?.warn({ executions }, 'redis store: moved executions into the default engine namespace');
-}
-
 async function checkDurability(redis: RedisClient, logger: StoreLogger | undefined): Promise<void> {
   let settings: Record<string, string>;
   try {
@@ -445,31 +375,12 @@ async function checkDurability(redis: RedisClient, logger: StoreLogger | undefin
 }
 
 function keysOf(script: string): number {
-  if (script === 'wfidAdoptExecution') return 3;
-  return ['wfidInsert', 'wfidEnd', 'wfidReserve', 'wfidAdoptToken'].includes(script) ? 2 : 1;
+  return ['wfidInsert', 'wfidEnd', 'wfidReserve'].includes(script) ? 2 : 1;
 }
 
 function parseListInfo(info: string): { size: number; createdAt: number } {
   const [size, createdAt] = info.split(':');
   return { size: Number(size), createdAt: Number(createdAt) };
-}
-
-/** `base64url(engine):base64url(id)`: the one spelling of an execution in keys (layout above). */
-export function executionRef(engine: string, executionId: string): string {
-  return `${Buffer.from(engine).toString('base64url')}:${Buffer.from(executionId).toString('base64url')}`;
-}
-
-function execKey(ref: string): string {
-  return `${PREFIX}execution:${ref}`;
-}
-
-/** Token ids are base64url: never a `:`, so never another key's name. */
-function requestTokenKey(tokenId: string): string {
-  return `${PREFIX}rt:${tokenId}`;
-}
-
-function leaseKey(name: string): string {
-  return `${PREFIX}lease:${name}`;
 }
 
 /** A flat [field, value, …] reply (HGETALL inside a script) as a record. */
