@@ -82,11 +82,7 @@ export class ExecutionRegistry {
       startedAt: now,
       deadline: now + this.durationMs(maxDurationS),
     });
-    this.options.checkIdentity?.(candidate);
-    // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
-    // shared, so no token can name the status of another execution.
-    candidate.statusEntry = await this.statusEntries.next(now);
-    const { inserted, record } = await this.store.insertExecution(candidate);
+    const { inserted, record } = await this.register(candidate);
     if (!inserted) {
       if (!isRunning(record, now)) {
         throw new WfidError(
@@ -109,6 +105,25 @@ export class ExecutionRegistry {
       secretHash,
     });
     return { record, requestToken: token, created: inserted };
+  }
+
+  /**
+   * Stores a registration that passes the identity check. One that does not may still repeat a
+   * stored execution (a subset that leaves out a value the `sub` template needs): it is then
+   * judged against the stored record, like any repeat. Otherwise it is refused, storing nothing.
+   */
+  private async register(candidate: ExecutionRecord) {
+    try {
+      this.options.checkIdentity?.(candidate);
+    } catch (refusal) {
+      const stored = await this.store.getExecution(candidate.engine, candidate.executionId);
+      if (!stored) throw refusal;
+      return { inserted: false, record: stored };
+    }
+    // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
+    // shared, so no token can name the status of another execution.
+    candidate.statusEntry = await this.statusEntries.next(candidate.startedAt);
+    return this.store.insertExecution(candidate);
   }
 
   async end(engine: Engine, executionId: string, status: EndStatus): Promise<ExecutionRecord> {

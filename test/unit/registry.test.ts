@@ -246,6 +246,27 @@ describe('registration is all or nothing', () => {
     const { record } = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
     expect(record.projectId).toBeUndefined();
   });
+
+  it('judges a repeat the identity check refuses against the stored execution', async () => {
+    const registry = new ExecutionRegistry(new MemoryStore(), {
+      maxDurationMs: 3_600_000,
+      retentionMs: 1,
+      checkIdentity: (record) => {
+        if (record.projectId === undefined)
+          throw new WfidError('ERR_INVALID_REQUEST', 'project_id: required by the sub template');
+      },
+    });
+    await registry.start(ENGINE, { executionId: 'e', workflowId: 'w', projectId: 'shop' });
+    // A subset without the value the template needs repeats the stored execution: 200.
+    const repeat = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
+    expect(repeat).toMatchObject({ created: false, record: { projectId: 'shop' } });
+    await expect(
+      registry.start(ENGINE, { executionId: 'e', workflowId: 'other' }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+    await expect(
+      registry.start(ENGINE, { executionId: 'new', workflowId: 'w' }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+  });
 });
 
 describe('registering a running execution again', () => {
