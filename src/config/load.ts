@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WfidError } from '../errors.js';
 import { DEFAULT_ENGINE } from '../executions/engine.js';
+import { checkFixedSubjectValues } from '../tokens/claims.js';
 import { formatDuration } from './duration.js';
 import { type Config, configSchema } from './schema.js';
 
@@ -168,6 +169,13 @@ function checkEngines(config: Config, fail: (message: string) => never): void {
   for (const [index, engine] of config.engines.entries()) {
     if (named.has(engine.name)) fail(`engines.${index}.name: "${engine.name}" is listed twice`);
     named.add(engine.name);
+    const { name, environment, instance } = engine;
+    checkFixedSubjectValues(
+      config.tokens.subject,
+      config.tokens.extra_claims,
+      { engine: name, environment, instance },
+      `engines.${index}`,
+    );
   }
   if (named.has(DEFAULT_ENGINE) && config.engine_tokens.length > 0) {
     fail(

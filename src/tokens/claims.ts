@@ -102,6 +102,39 @@ export function compileSubject(
   template: string,
   extraClaims: readonly string[],
 ): (claims: Record<string, unknown>) => string {
+  const { parts, separators } = parseSubject(template, extraClaims);
+  return (claims) =>
+    parts
+      .map((part) =>
+        part.startsWith('{') ? subjectValue(part.slice(1, -1), claims, separators) : part,
+      )
+      .join('');
+}
+
+/**
+ * Start-up check of values fixed in config (an engine credential's name, environment,
+ * instance): one that does not fit the `sub` template would have every registration of that
+ * engine refused, so it is a config error, prefixed with `key`.
+ */
+export function checkFixedSubjectValues(
+  template: string,
+  extraClaims: readonly string[],
+  values: Record<string, string | undefined>,
+  key: string,
+): void {
+  const { parts, separators } = parseSubject(template, extraClaims);
+  for (const part of parts) {
+    const name = part.slice(1, -1);
+    if (!part.startsWith('{') || values[name] === undefined) continue;
+    try {
+      subjectValue(name, values, separators);
+    } catch (err) {
+      throw new WfidError('ERR_CONFIG', `${key}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function parseSubject(template: string, extraClaims: readonly string[]) {
   const known = new Set<string>([...RESERVED_CLAIMS, ...extraClaims]);
   const parts = template.split(/(\{[^{}]*\})/).filter((part) => part !== '');
   const separators = new Set<string>();
@@ -120,12 +153,7 @@ export function compileSubject(
       for (const char of part) if (!/[\p{L}\p{N}]/u.test(char)) separators.add(char);
     }
   }
-  return (claims) =>
-    parts
-      .map((part) =>
-        part.startsWith('{') ? subjectValue(part.slice(1, -1), claims, separators) : part,
-      )
-      .join('');
+  return { parts, separators };
 }
 
 function subjectValue(name: string, claims: Record<string, unknown>, separators: Set<string>) {

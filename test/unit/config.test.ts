@@ -275,6 +275,21 @@ describe('named engine credentials', () => {
     );
     await writeFile(file, 'engines:\n  - {name: "a b", token: "env:A"}\n');
     expect(configError({ file, env })).toMatch(/engines\.0\.name/);
+    // A fixed value that does not fit the sub template would have every registration refused.
+    await writeFile(
+      file,
+      'engines:\n  - {name: n8n-prod, token: "env:A", environment: "eu:prod"}\n',
+    );
+    expect(
+      configError({
+        file,
+        env: { ...env, WFID_TOKENS_SUBJECT: 'repo:{project_id}:env:{environment}' },
+      }),
+    ).toBe('engines.0: environment: contains ":", a separator of the sub template');
+    expect(
+      loadConfig({ file, env: { ...env, WFID_TOKENS_SUBJECT: '{project_id}/{environment}' } })
+        .engines[0]?.environment,
+    ).toBe('eu:prod');
   });
 });
 
