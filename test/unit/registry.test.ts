@@ -231,6 +231,7 @@ describe('registration is all or nothing', () => {
     const registry = new ExecutionRegistry(store, {
       maxDurationMs: 3_600_000,
       retentionMs: 1,
+      statusListSize: 1024,
       checkIdentity: (record) => {
         if (record.projectId?.includes(':'))
           throw new WfidError('ERR_INVALID_REQUEST', 'project_id: contains ":"');
@@ -251,6 +252,7 @@ describe('registration is all or nothing', () => {
     const registry = new ExecutionRegistry(new MemoryStore(), {
       maxDurationMs: 3_600_000,
       retentionMs: 1,
+      statusListSize: 1024,
       checkIdentity: (record) => {
         if (record.projectId === undefined)
           throw new WfidError('ERR_INVALID_REQUEST', 'project_id: required by the sub template');
@@ -282,6 +284,7 @@ describe('registering a running execution again', () => {
     const registry = new ExecutionRegistry(new MemoryStore(), {
       maxDurationMs: 3_600_000,
       retentionMs: 1,
+      statusListSize: 1024,
     });
     await registry.start(ENGINE, first);
     return registry;
