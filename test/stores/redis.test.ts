@@ -75,6 +75,10 @@ describe('redis key layout', () => {
         });
         await raw.zadd('wfid:retention', deadline, id);
       }
+      // Execution 'a' holds a status list entry (list 0, idx 5) served from wfid:sl:0.
+      await raw.hset('wfid:exec:a', { status_list: '0', status_idx: '5' });
+      await raw.hset('wfid:status_lists', '0', '1024:1000');
+      await raw.hset('wfid:sl:0', '5', 'wfid:exec:a');
       await raw.hset('wfid:rt:t-old', {
         execution_id: 'a:tokens',
         secret_hash: secretHash.toString('hex'),
@@ -91,6 +95,8 @@ describe('redis key layout', () => {
       expect(token?.execution).toEqual(moved);
       expect(Buffer.from(token!.secretHash).equals(secretHash)).toBe(true);
       expect(logger.warnings.map((w) => w.fields)).toContainEqual({ executions: 2 });
+      // The status list entry follows the moved execution: still running in list 0.
+      expect((await store.statusLists.readStatusList(0))?.running).toEqual([{ idx: 5, deadline }]);
       // The old keys are gone; collection finds the moved executions through the new index.
       expect(await raw.keys('wfid:exec:*')).toEqual([]);
       expect(await raw.exists('wfid:retention')).toBe(0);
