@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { WfidError } from '../errors.js';
+import { LINEAGE_FIELDS } from '../tokens/claims.js';
 import { newRequestToken, parseRequestToken, secretMatches } from '../tokens/request-token.js';
 import { type Engine, withEngineClaims } from './engine.js';
 import {
@@ -182,7 +183,9 @@ export class ExecutionRegistry {
         return name;
     }
     for (const [name, value] of Object.entries(repeat.claims)) {
-      if (!isDeepStrictEqual(value, stored.claims[name])) return `claims.${name}`;
+      // Lineage (workflow_digest, parent_…) travels with the claims but is a top-level field.
+      if (!isDeepStrictEqual(value, stored.claims[name]))
+        return (LINEAGE_FIELDS as readonly string[]).includes(name) ? name : `claims.${name}`;
     }
     if (
       maxDurationS !== undefined &&

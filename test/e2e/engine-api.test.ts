@@ -94,6 +94,7 @@ describe('engine API hardening end to end', () => {
       [{ owner: 'mallory' }, 'owner'],
       [{ claims: { team: 'ops' } }, 'claims.team'],
       [{ max_duration_s: 60 }, 'max_duration_s'],
+      [{ workflow_digest: `sha256:${'0'.repeat(64)}` }, 'workflow_digest'],
     ] as const) {
       const response = await issuer.registerResponse({ ...body, ...change });
       expect(await refused(response, 409, 'conflict')).toMatch(new RegExp(`^${field}: `));
