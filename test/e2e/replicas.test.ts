@@ -156,7 +156,11 @@ for (const [name, startStore] of Object.entries(STORES)) {
           keys: { ready: true },
           store: { ready: false },
         });
-        expect(replica.logs()).toMatch(/"component":"store","reason":"ERR_STORE_UNAVAILABLE/);
+        // The log arrives through the child's stdout pipe: wait for it rather than race it.
+        await waitFor(
+          async () => /"component":"store","reason":"ERR_STORE_UNAVAILABLE/.test(replica.logs()),
+          5_000,
+        );
         const mint = await replica.fetch('/v1/token', {
           method: 'POST',
           headers: {

@@ -68,7 +68,7 @@ describe('issuer on vault-transit', () => {
         keys: { ready: false },
         store: { ready: true },
       });
-      expect(issuer.logs()).toMatch(/"component":"keys","reason":"key backend: /);
+      await until(async () => /"component":"keys","reason":"key backend: /.test(issuer.logs()));
     } finally {
       await bao.unseal();
     }
