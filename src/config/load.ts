@@ -82,7 +82,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   const adminFile = env.WFID_ADMIN_TOKEN_FILE;
   if (adminFile && !env.WFID_ADMIN_TOKEN) {
-    raw.admin_token = readSecretFile(adminFile, 'WFID_ADMIN_TOKEN_FILE')[0] ?? '';
+    raw.admin_token = readSecretFile(adminFile, 'WFID_ADMIN_TOKEN_FILE');
     fromEnv.set('admin_token', 'WFID_ADMIN_TOKEN_FILE');
   }
   for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);

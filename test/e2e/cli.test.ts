@@ -267,7 +267,7 @@ describe('wfid CLI', () => {
     expect(rows[0]).toContain('token.minted');
     const refused = await wfid(
       ['audit'],
-      { ...env, WFID_ADMIN_TOKEN: issuer.engineToken.padEnd(40, 'x') },
+      { ...env, WFID_ADMIN_TOKEN: `${issuer.engineToken}x` },
       dir,
     );
     expect(refused.code).toBe(1);
