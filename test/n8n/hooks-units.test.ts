@@ -74,6 +74,12 @@ describe('registrationFor', () => {
     expect(registrationFor(facts, identity, { instance: 'staging-1' }).instance).toBe('staging-1');
   });
 
+  it('names no trigger for a retry, which starts at the node that failed', () => {
+    const facts = { executionId: '43', trigger: 'CUSTOM.workflowIdentityToken' };
+    expect(registrationFor({ ...facts, mode: 'retry' }, identity).trigger).toBeUndefined();
+    expect(registrationFor({ ...facts, mode: 'webhook' }, identity).trigger).toBe(facts.trigger);
+  });
+
   it('refuses an execution without an id', () => {
     expect(() => registrationFor({ executionId: '' }, identity)).toThrow(/no id/);
   });

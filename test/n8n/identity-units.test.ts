@@ -308,6 +308,47 @@ describe('resolveIdentity', () => {
     ).resolves.toMatchObject({ published: true });
   });
 
+  it('a retry is a user’s run: published: false, the published code or the draft, refused like a manual run', async () => {
+    // Retried from its saved (published) code, or with the currently saved draft.
+    for (const [code, version] of [
+      [payrollCode, 'v-pub'],
+      [draftCode, 'v-draft'],
+    ] as const) {
+      const retry = { executionId: '6', mode: 'retry', workflowId: 'payroll', code };
+      await expect(resolveIdentity(retry, store, policy)).resolves.toMatchObject({
+        workflowId: 'payroll',
+        workflowVersion: version,
+        digest: workflowDigest(code),
+        published: false,
+        rootMode: 'retry',
+      });
+      for (const [variable, rule] of [
+        ['WFID_N8N_REFUSE_MANUAL', 'ERR_N8N_MANUAL_REFUSED'],
+        ['WFID_N8N_REFUSE_UNPUBLISHED', 'ERR_N8N_UNPUBLISHED_REFUSED'],
+      ]) {
+        await expect(
+          resolveIdentity(retry, store, identityPolicyFromEnv({ [variable!]: 'true' })),
+        ).rejects.toMatchObject({ code: rule });
+      }
+    }
+    // Its database sub-workflows run their published version, in a chain a user started.
+    const retryRun = { ...callerRun([]), mode: 'retry', rootMode: 'retry' };
+    await expect(
+      resolveIdentity(
+        {
+          executionId: '7',
+          mode: 'integrated',
+          workflowId: 'payroll',
+          code: payrollCode,
+          parentExecutionId: '10',
+        },
+        store,
+        policy,
+        retryRun,
+      ),
+    ).resolves.toMatchObject({ workflowVersion: 'v-pub', published: false, rootMode: 'retry' });
+  });
+
   it('without access to n8n’s workflows nothing is asserted', async () => {
     await expect(
       resolveIdentity(

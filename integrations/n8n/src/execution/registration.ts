@@ -41,7 +41,8 @@ export function registrationFor(
     ['workflow_version', identity.workflowVersion],
     ['project_id', identity.projectId],
     ['mode', identity.rootMode ?? facts.mode],
-    ['trigger', facts.trigger],
+    // A retry starts at the node that failed, not at a trigger: naming that node would lie.
+    ['trigger', facts.mode === 'retry' ? undefined : facts.trigger],
     ['instance', defaults.instance ?? facts.instanceId],
     ['environment', defaults.environment],
     ['parent_execution_id', identity.parentExecutionId],

@@ -67,17 +67,35 @@ export class IdentityRefused extends Error {
 
 /** Top-level modes that run the saved draft: manual and chat runs, and `n8n execute`. */
 const DRAFT_MODES = new Set(['manual', 'chat', 'cli']);
+/**
+ * A retry is started by a user, like a manual run: it resumes a failed execution with the run
+ * data that execution saved (a manual run's, pinned or sent as a partial run's `runData`) and
+ * runs either that execution's saved code or, "with the currently saved workflow", the draft
+ * (n8n's ExecutionService.retry). Never `published: true`, refused like a manual run.
+ */
+const RETRY_MODE = 'retry';
+/** Root modes whose chains a user started: their tokens say `published: false`. */
+const USER_STARTED_MODES = new Set([...DRAFT_MODES, RETRY_MODE]);
 /** A sub-workflow runs its draft when its caller runs in one of these (isManualOrChatExecution). */
 const DRAFT_CALLER_MODES = new Set(['manual', 'chat']);
 
 /**
  * Which stored code n8n runs for this execution: the draft for manual, chat and CLI runs and
  * for sub-workflows called from a manual or chat run; the published version otherwise
- * (n8n's executeWorkflow passes the caller's own mode, so a grandchild runs published code).
+ * (n8n's executeWorkflow passes the caller's own mode, so a grandchild runs published code);
+ * for a retry either (the failed execution's saved code, or the draft), the first that matches.
  */
-function runsDraft(facts: RunningFacts, parent: LocalRun | null | undefined): boolean {
-  if (parent) return parent.mode !== undefined && DRAFT_CALLER_MODES.has(parent.mode);
-  return facts.mode !== undefined && DRAFT_MODES.has(facts.mode);
+function versionsRun(
+  facts: RunningFacts,
+  parent: LocalRun | null | undefined,
+): Array<'draft' | 'published'> {
+  if (parent) {
+    return parent.mode !== undefined && DRAFT_CALLER_MODES.has(parent.mode)
+      ? ['draft']
+      : ['published'];
+  }
+  if (facts.mode === RETRY_MODE) return ['published', 'draft'];
+  return facts.mode !== undefined && DRAFT_MODES.has(facts.mode) ? ['draft'] : ['published'];
 }
 
 /**
@@ -104,11 +122,11 @@ export async function resolveIdentity(
     );
   }
   const rootMode = parent ? parent.rootMode : facts.mode;
-  const draftRun = rootMode !== undefined && DRAFT_MODES.has(rootMode);
+  const draftRun = rootMode !== undefined && USER_STARTED_MODES.has(rootMode);
   if (draftRun && policy.refuseManual) {
     throw new IdentityRefused(
       'ERR_N8N_MANUAL_REFUSED',
-      `runs of the draft (mode ${rootMode}) get no token (WFID_N8N_REFUSE_MANUAL=true)`,
+      `runs a user starts (mode ${rootMode}) get no token (WFID_N8N_REFUSE_MANUAL=true)`,
     );
   }
   const lineage = {
@@ -122,7 +140,7 @@ export async function resolveIdentity(
   const fromStore =
     parent && callerRunsInline(parent)
       ? undefined
-      : await storedIdentity(facts, store, runsDraft(facts, parent), draftRun);
+      : await storedIdentity(facts, store, versionsRun(facts, parent), draftRun);
   if (fromStore) {
     if (!fromStore.published && policy.refuseUnpublished) {
       throw new IdentityRefused(
@@ -177,7 +195,7 @@ type StoredPart = Pick<
 async function storedIdentity(
   facts: RunningFacts,
   store: WorkflowStore | undefined,
-  draftCode: boolean,
+  versions: Array<'draft' | 'published'>,
   draftRoot: boolean,
 ): Promise<StoredPart | undefined> {
   if (!store) {
@@ -188,8 +206,14 @@ async function storedIdentity(
   }
   if (!facts.workflowId) return undefined;
   const stored = await store.load(facts.workflowId);
-  const expected = draftCode ? stored?.draft : stored?.published;
-  if (!stored || !expected || !store.sameCode(facts.code, expected)) return undefined;
+  if (!stored) return undefined;
+  const version = versions.find((name) => {
+    const code = stored[name];
+    return code !== undefined && store.sameCode(facts.code, code);
+  });
+  if (!version) return undefined;
+  const expected = stored[version]!;
+  const draftCode = version === 'draft';
   return {
     workflowId: stored.id,
     workflowName: stored.name,
