@@ -406,6 +406,50 @@ describe('obtainToken guards (before any issuer call)', () => {
     ).rejects.toThrow(/WFID_TOKEN_FILE_DIR/);
   });
 
+  it('holds inline code derived from a caller to its root project’s audiences, not to the list of unlisted projects', async () => {
+    const parent = {
+      ...callerRun([
+        {
+          name: 'Call',
+          type: 'n8n-nodes-base.executeWorkflow',
+          parameters: { source: 'parameter' },
+        },
+      ]),
+      rootProjectId: 'ops',
+    };
+    const identity = await resolveIdentity(
+      {
+        executionId: '78',
+        mode: 'integrated',
+        workflowId: 'payroll',
+        code: payrollCode,
+        parentExecutionId: '10',
+      },
+      store,
+      { ...policy, inline: 'caller' },
+      parent,
+    );
+    expect(identity).toMatchObject({ workflowId: 'reports.inline', policyProjectId: 'ops' });
+    expect(identity.projectId).toBeUndefined();
+    localExecutions().set('78', {
+      identity,
+      requestUrl: 'http://127.0.0.1:9/v1/token',
+      requestToken: 'never-used',
+      resources: new Set(),
+    });
+    try {
+      const env = {
+        WFID_N8N_INLINE_IDENTITY: 'caller',
+        WFID_N8N_PROJECT_AUDIENCES: JSON.stringify({ ops: ['ops-aud'], '*': ['anything'] }),
+      };
+      await expect(
+        obtainToken({ ...facts, executionId: '78' }, { audience: 'anything' }, undefined, env),
+      ).rejects.toThrow(/not allowed for this workflow’s project/);
+    } finally {
+      localExecutions().delete('78');
+    }
+  });
+
   it('fails with the hooks’ refusal, never falling back to the credential', async () => {
     const refusal = new IdentityRefused('ERR_N8N_NOT_STORED_CODE', 'not stored');
     localExecutions().set('77', { refusal, resources: new Set() });

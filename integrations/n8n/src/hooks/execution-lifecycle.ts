@@ -121,12 +121,12 @@ export class ExecutionLifecycle {
   async #startTokenFile(executionId: string, identity: ResolvedIdentity): Promise<void> {
     const { dir, audience, lifetimeS } = this.config.tokenFile!;
     if (!audience || !this.issuer) return;
-    if (!audienceAllowed(this.policy, identity.projectId, audience)) {
+    if (!audienceAllowed(this.policy, identity.policyProjectId, audience)) {
       this.logger.warn(
         'workflow-identity: WFID_TOKEN_FILE_AUDIENCE is not allowed for this project',
         {
           executionId,
-          projectId: identity.projectId,
+          projectId: identity.policyProjectId,
         },
       );
       return;
@@ -167,6 +167,7 @@ function runOf(
     rootMode: parent ? parent.rootMode : facts.mode,
     rootExecutionId: parent ? parent.rootExecutionId : facts.executionId,
     rootWorkflowId: identity?.rootWorkflowId,
+    rootProjectId: parent ? parent.rootProjectId : identity?.policyProjectId,
     workflowId: identity?.workflowId,
   };
 }

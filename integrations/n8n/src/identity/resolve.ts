@@ -25,6 +25,8 @@ export interface LocalRun {
   rootExecutionId: string;
   /** Only when the root execution's identity was proven from stored code. */
   rootWorkflowId?: string;
+  /** The root workflow's n8n project, with rootWorkflowId. */
+  rootProjectId?: string;
   /** The workflow id registered for this execution, if any. */
   workflowId?: string;
 }
@@ -35,6 +37,12 @@ export interface ResolvedIdentity {
   workflowName?: string;
   workflowVersion?: string;
   projectId?: string;
+  /**
+   * The project whose audience allowlist (WFID_N8N_PROJECT_AUDIENCES) applies: the
+   * workflow's own, or for a caller-derived identity its root workflow's (which has no
+   * project_id claim of its own, and must not fall back to the list of unlisted projects).
+   */
+  policyProjectId?: string;
   digest: string;
   /** The code is the published version and no draft run started the chain. */
   published: boolean;
@@ -150,6 +158,7 @@ export async function resolveIdentity(
     }
     return {
       ...fromStore,
+      policyProjectId: fromStore.projectId,
       ...lineage,
       rootWorkflowId: parent ? parent.rootWorkflowId : fromStore.workflowId,
     };
@@ -173,6 +182,7 @@ export async function resolveIdentity(
   }
   return {
     workflowId: `${rootWorkflowId}.inline`,
+    policyProjectId: parent?.rootProjectId,
     digest,
     published: false,
     stored: false,

@@ -57,7 +57,7 @@ export async function obtainToken(
     );
   }
   const { identity, access } = await requestAccess(facts, credential, settings, policy);
-  if (!audienceAllowed(policy, identity?.projectId, request.audience)) {
+  if (!audienceAllowed(policy, identity?.policyProjectId, request.audience)) {
     throw new Error(
       `workflow-identity: audience ${JSON.stringify(request.audience)} is not allowed for this workflow’s project (WFID_N8N_PROJECT_AUDIENCES)`,
     );
