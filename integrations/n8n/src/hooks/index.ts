@@ -21,7 +21,13 @@ import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
 import { startInProcessIssuer } from './in-process.js';
 import { n8nLogger, onExecutionStart } from './n8n-internals.js';
 
-const config = hooksConfigFromEnv();
+// Read once, then the engine token leaves n8n's environment: `$env` expressions (where an
+// operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and Execute Command's child processes
+// would hand it to any editor, and it registers any execution under any workflow id. The
+// in-process issuer reads its settings from this copy.
+const issuerEnv = { ...process.env };
+const config = hooksConfigFromEnv(issuerEnv);
+delete process.env.WFID_ENGINE_TOKEN;
 const policy = identityPolicyFromEnv();
 const logger: HooksLogger = n8nLogger() ?? {
   info: (message, meta) => console.log(message, meta ?? ''),
@@ -63,7 +69,7 @@ const hooks = {
     ready: [
       async function ready(): Promise<void> {
         if (!config.inProcess) return;
-        const issuer = await startInProcessIssuer();
+        const issuer = await startInProcessIssuer(issuerEnv);
         process.once('SIGTERM', () => void issuer.close());
         // The issuer listens on its own address; the hooks talk to it over loopback HTTP like
         // any engine, so both modes share one code path.

@@ -1,11 +1,17 @@
 /**
- * A retry is a run a user starts, like a manual run: it resumes a failed execution with the
+ * What an editor can try from inside n8n, in a real n8n.
+ *
+ * Retries. A retry is a run a user starts, like a manual run: it resumes a failed execution with the
  * run data that execution saved (a manual run's, which its user chose through pinned data or
  * a partial run's `runData`) and, with "retry with the currently saved workflow", runs the
  * saved draft. A real n8n with WFID_N8N_REFUSE_MANUAL=true: an editor runs the published
  * workflow manually (refused, so the execution fails at the token node), then retries that
  * execution. The retry must be refused too, never get `published: true`; its HTTP Request
  * node, fed by the manual run's data, must receive no token.
+ *
+ * The engine token. Operators who let expressions read the environment
+ * (N8N_BLOCK_ENV_ACCESS_IN_NODE=false) must not hand every editor the engine token, which
+ * registers any execution under any workflow id: `{{ $env.WFID_ENGINE_TOKEN }}` reads nothing.
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +26,7 @@ import { chain, node, tokenNode, webhook } from './workflows.js';
 
 const AUDIENCE = 'wfid-n8n-retry';
 const PAYMENTS = 'wfidPayments0001';
+const PEEK = 'wfidPeekEnv00001';
 const BROWSER = 'wfid-retry-test-browser';
 
 let issuer: RunningIssuer;
@@ -67,17 +74,50 @@ beforeAll(async () => {
       Manual: { main: [[{ node: 'Token', type: 'main', index: 0 }]] },
     },
   };
-  work = await mkdtemp(join(tmpdir(), 'wfid-n8n-retry-'));
+  /** Published: answers its webhook with what `$env` gives for the engine token. */
+  const peek = {
+    id: PEEK,
+    name: 'Peek',
+    active: false,
+    settings: { executionOrder: 'v1' },
+    nodes: [
+      webhook('wfid-peek'),
+      node('Peek', 'n8n-nodes-base.set', 3.4, {
+        mode: 'manual',
+        assignments: {
+          assignments: [
+            {
+              id: 'p1',
+              name: 'engine',
+              value: '={{ $env.WFID_ENGINE_TOKEN ?? "absent" }}',
+              type: 'string',
+            },
+            { id: 'p2', name: 'issuer', value: '={{ $env.WFID_ISSUER_URL }}', type: 'string' },
+          ],
+        },
+        options: {},
+      }),
+    ],
+    connections: chain('Webhook', 'Peek'),
+  };
+  work = await mkdtemp(join(tmpdir(), 'wfid-n8n-editor-'));
   await writeFile(join(work, 'payments.json'), JSON.stringify(payments));
+  await writeFile(join(work, 'peek.json'), JSON.stringify(peek));
   n8n = await startN8n({
     env: {
       WFID_ISSUER_URL: issuer.url,
       WFID_ENGINE_TOKEN: issuer.engineToken,
       WFID_N8N_REFUSE_MANUAL: 'true',
+      N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
     },
     prepare: async (cli) => {
-      await cli('import:workflow', `--input=${join(work, 'payments.json')}`);
-      await cli('publish:workflow', `--id=${PAYMENTS}`);
+      for (const [file, id] of [
+        ['payments.json', PAYMENTS],
+        ['peek.json', PEEK],
+      ]) {
+        await cli('import:workflow', `--input=${join(work, file!)}`);
+        await cli('publish:workflow', `--id=${id}`);
+      }
     },
   });
   const setup = await fetch(`${n8n.url}/rest/owner/setup`, {
@@ -118,6 +158,22 @@ describe('retrying a refused manual run', () => {
     expect(outcome.status, JSON.stringify(outcome)).toBe('error');
     expect(received, 'the retry sent a token').toEqual([]);
     expect(n8n.logs()).toMatch(/no identity for this execution \(ERR_N8N_MANUAL_REFUSED\)/);
+  });
+});
+
+describe('the engine token', () => {
+  it('is not in n8n’s environment once the hooks read it, even where expressions may read the environment', async () => {
+    const url = `${n8n.url}/webhook/wfid-peek`;
+    let response = await fetch(url);
+    for (let tries = 0; response.status === 404 && tries < 120; tries++) {
+      await new Promise((done) => setTimeout(done, 250));
+      response = await fetch(url);
+    }
+    const text = await response.text();
+    expect(response.status, `${text}\n${n8n.logs().slice(-3000)}`).toBe(200);
+    // The environment is readable here (the issuer URL comes through); the engine token is not.
+    expect(JSON.parse(text)).toEqual({ engine: 'absent', issuer: issuer.url });
+    expect(text).not.toContain(issuer.engineToken);
   });
 });
 
