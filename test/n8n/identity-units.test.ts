@@ -349,6 +349,41 @@ describe('resolveIdentity', () => {
     ).resolves.toMatchObject({ workflowVersion: 'v-pub', published: false, rootMode: 'retry' });
   });
 
+  it('only production modes can be published: evaluations and modes not known here are users’ runs', async () => {
+    // n8n's test runner runs the draft with a test case pinned on its trigger.
+    const evaluation = {
+      executionId: '8',
+      mode: 'evaluation',
+      workflowId: 'payroll',
+      code: draftCode,
+    };
+    await expect(resolveIdentity(evaluation, store, policy)).resolves.toMatchObject({
+      workflowVersion: 'v-draft',
+      published: false,
+    });
+    await expect(
+      resolveIdentity(evaluation, store, identityPolicyFromEnv({ WFID_N8N_REFUSE_MANUAL: 'true' })),
+    ).rejects.toMatchObject({ code: 'ERR_N8N_MANUAL_REFUSED' });
+    for (const mode of ['some-future-mode', undefined]) {
+      await expect(
+        resolveIdentity(
+          { executionId: '9', mode, workflowId: 'payroll', code: payrollCode },
+          store,
+          policy,
+        ),
+      ).resolves.toMatchObject({ workflowVersion: 'v-pub', published: false });
+    }
+    for (const mode of ['webhook', 'trigger', 'error']) {
+      await expect(
+        resolveIdentity(
+          { executionId: '9', mode, workflowId: 'payroll', code: payrollCode },
+          store,
+          policy,
+        ),
+      ).resolves.toMatchObject({ workflowVersion: 'v-pub', published: true });
+    }
+  });
+
   it('without access to n8n’s workflows nothing is asserted', async () => {
     await expect(
       resolveIdentity(

@@ -73,25 +73,29 @@ export class IdentityRefused extends Error {
   }
 }
 
-/** Top-level modes that run the saved draft: manual and chat runs, and `n8n execute`. */
-const DRAFT_MODES = new Set(['manual', 'chat', 'cli']);
 /**
- * A retry is started by a user, like a manual run: it resumes a failed execution with the run
- * data that execution saved (a manual run's, pinned or sent as a partial run's `runData`) and
- * runs either that execution's saved code or, "with the currently saved workflow", the draft
- * (n8n's ExecutionService.retry). Never `published: true`, refused like a manual run.
+ * Top-level modes n8n starts by itself for the published version: production webhooks,
+ * triggers and pollers, and error workflows (n8n loads their published version). Only chains
+ * rooted here can be `published: true`; every other mode is a run a user starts (or one this
+ * code does not know), which says `published: false` and WFID_N8N_REFUSE_MANUAL refuses.
  */
-const RETRY_MODE = 'retry';
-/** Root modes whose chains a user started: their tokens say `published: false`. */
-const USER_STARTED_MODES = new Set([...DRAFT_MODES, RETRY_MODE]);
+const PRODUCTION_MODES = new Set(['webhook', 'trigger', 'error']);
+/**
+ * Top-level modes that run the saved draft: manual and chat runs, `n8n execute`, and
+ * evaluations (n8n's test runner runs the draft with a test case pinned on its trigger).
+ */
+const DRAFT_MODES = new Set(['manual', 'chat', 'cli', 'evaluation']);
 /** A sub-workflow runs its draft when its caller runs in one of these (isManualOrChatExecution). */
 const DRAFT_CALLER_MODES = new Set(['manual', 'chat']);
 
 /**
- * Which stored code n8n runs for this execution: the draft for manual, chat and CLI runs and
- * for sub-workflows called from a manual or chat run; the published version otherwise
- * (n8n's executeWorkflow passes the caller's own mode, so a grandchild runs published code);
- * for a retry either (the failed execution's saved code, or the draft), the first that matches.
+ * Which stored code n8n runs for this execution: the published version for production modes
+ * and for sub-workflows of any caller but a manual or chat run (n8n's executeWorkflow passes
+ * the caller's own mode, so a grandchild runs published code); the draft for draft modes and
+ * sub-workflows of manual or chat runs. A retry resumes a failed execution with the run data
+ * it saved (a manual run's, pinned or sent as a partial run's `runData`) and runs either that
+ * execution's saved code or, "with the currently saved workflow", the draft
+ * (ExecutionService.retry): either version may match, as for a mode not known here.
  */
 function versionsRun(
   facts: RunningFacts,
@@ -102,8 +106,9 @@ function versionsRun(
       ? ['draft']
       : ['published'];
   }
-  if (facts.mode === RETRY_MODE) return ['published', 'draft'];
-  return facts.mode !== undefined && DRAFT_MODES.has(facts.mode) ? ['draft'] : ['published'];
+  if (facts.mode !== undefined && PRODUCTION_MODES.has(facts.mode)) return ['published'];
+  if (facts.mode !== undefined && DRAFT_MODES.has(facts.mode)) return ['draft'];
+  return ['published', 'draft'];
 }
 
 /**
@@ -130,7 +135,7 @@ export async function resolveIdentity(
     );
   }
   const rootMode = parent ? parent.rootMode : facts.mode;
-  const draftRun = rootMode !== undefined && USER_STARTED_MODES.has(rootMode);
+  const draftRun = rootMode === undefined || !PRODUCTION_MODES.has(rootMode);
   if (draftRun && policy.refuseManual) {
     throw new IdentityRefused(
       'ERR_N8N_MANUAL_REFUSED',
