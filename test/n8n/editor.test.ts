@@ -9,12 +9,15 @@
  * execution. The retry must be refused too, never get `published: true`; its HTTP Request
  * node, fed by the manual run's data, must receive no token.
  *
+ * Token files. They live where n8n's file nodes cannot read them: another workflow's
+ * Read/Write Files node reading `<dir>/*.jwt` gets none of a running execution's tokens.
+ *
  * The engine token. Operators who let expressions read the environment
  * (N8N_BLOCK_ENV_ACCESS_IN_NODE=false) must not hand every editor the engine token, which
  * registers any execution under any workflow id: `{{ $env.WFID_ENGINE_TOKEN }}` reads nothing.
  */
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +30,9 @@ import { chain, node, tokenNode, webhook } from './workflows.js';
 const AUDIENCE = 'wfid-n8n-retry';
 const PAYMENTS = 'wfidPayments0001';
 const PEEK = 'wfidPeekEnv00001';
+const SLOW = 'wfidSlowPayroll1';
+const SNOOP = 'wfidSnoopFiles01';
+let tokenDir: string;
 const BROWSER = 'wfid-retry-test-browser';
 
 let issuer: RunningIssuer;
@@ -100,7 +106,58 @@ beforeAll(async () => {
     ],
     connections: chain('Webhook', 'Peek'),
   };
+  /** Published: holds its execution (and so its token file) open for a few seconds. */
+  const slow = {
+    id: SLOW,
+    name: 'Slow Payroll',
+    active: false,
+    settings: { executionOrder: 'v1' },
+    nodes: [
+      {
+        ...webhook('wfid-slow'),
+        parameters: {
+          httpMethod: 'GET',
+          path: 'wfid-slow',
+          responseMode: 'onReceived',
+          options: {},
+        },
+      },
+      node('Hold', 'n8n-nodes-base.wait', 1.1, { amount: 6, unit: 'seconds' }),
+    ],
+    connections: chain('Webhook', 'Hold'),
+  };
+  /** Published: reads whatever token files the Read/Write Files node can reach. */
+  const snoop = (dir: string) => ({
+    id: SNOOP,
+    name: 'Snoop',
+    active: false,
+    settings: { executionOrder: 'v1' },
+    nodes: [
+      {
+        ...webhook('wfid-snoop'),
+        parameters: {
+          httpMethod: 'GET',
+          path: 'wfid-snoop',
+          responseMode: 'lastNode',
+          responseData: 'allEntries',
+          options: {},
+        },
+      },
+      node('Read', 'n8n-nodes-base.readWriteFile', 1, {
+        operation: 'read',
+        fileSelector: `${dir}/*.jwt`,
+        options: {},
+      }),
+      node('Text', 'n8n-nodes-base.extractFromFile', 1, { operation: 'text', options: {} }),
+    ],
+    connections: chain('Webhook', 'Read', 'Text'),
+  });
   work = await mkdtemp(join(tmpdir(), 'wfid-n8n-editor-'));
+  tokenDir = join(work, 'tokens');
+  await mkdir(tokenDir, { mode: 0o700 });
+  await mkdir(join(work, 'files'));
+  await writeFile(join(work, 'slow.json'), JSON.stringify(slow));
+  await writeFile(join(work, 'snoop.json'), JSON.stringify(snoop(tokenDir)));
   await writeFile(join(work, 'payments.json'), JSON.stringify(payments));
   await writeFile(join(work, 'peek.json'), JSON.stringify(peek));
   n8n = await startN8n({
@@ -109,11 +166,17 @@ beforeAll(async () => {
       WFID_ENGINE_TOKEN: issuer.engineToken,
       WFID_N8N_REFUSE_MANUAL: 'true',
       N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
+      // Files nodes may use the operator's own folder; the token directory lies outside it.
+      WFID_TOKEN_FILE_DIR: tokenDir,
+      WFID_TOKEN_FILE_AUDIENCE: AUDIENCE,
+      N8N_RESTRICT_FILE_ACCESS_TO: join(work, 'files'),
     },
     prepare: async (cli) => {
       for (const [file, id] of [
         ['payments.json', PAYMENTS],
         ['peek.json', PEEK],
+        ['slow.json', SLOW],
+        ['snoop.json', SNOOP],
       ]) {
         await cli('import:workflow', `--input=${join(work, file!)}`);
         await cli('publish:workflow', `--id=${id}`);
@@ -161,6 +224,29 @@ describe('retrying a refused manual run', () => {
   });
 });
 
+describe('token files', () => {
+  it('cannot be read by another workflow’s Read/Write Files node', async () => {
+    await waitForWebhook(`${n8n.url}/webhook/wfid-snoop`);
+    const started = await fetch(`${n8n.url}/webhook/wfid-slow`);
+    expect(started.status, n8n.logs().slice(-3000)).toBe(200);
+    let files: string[] = [];
+    for (let tries = 0; files.length === 0 && tries < 40; tries++) {
+      files = (await readdir(tokenDir)).filter((name) => name.endsWith('.jwt'));
+      if (files.length === 0) await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(files, 'the slow execution never got its token file').toHaveLength(1);
+    const response = await fetch(`${n8n.url}/webhook/wfid-snoop`);
+    const text = await response.text();
+    // Every JWT in the answer, decoded: none may be another workflow's.
+    const read = [...text.matchAll(/eyJ[\w-]+\.(eyJ[\w-]+)\.[\w-]+/g)].map(
+      (match) => JSON.parse(Buffer.from(match[1]!, 'base64url').toString()).workflow_id,
+    );
+    expect(read, 'another workflow read a running execution’s token').not.toContain(SLOW);
+    // n8n refuses the read outright: the directory is outside what file nodes may touch.
+    expect(text).toContain('Error in workflow');
+  });
+});
+
 describe('the engine token', () => {
   it('is not in n8n’s environment once the hooks read it, even where expressions may read the environment', async () => {
     const url = `${n8n.url}/webhook/wfid-peek`;
@@ -176,6 +262,15 @@ describe('the engine token', () => {
     expect(text).not.toContain(issuer.engineToken);
   });
 });
+
+async function waitForWebhook(url: string) {
+  for (let tries = 0; tries < 120; tries++) {
+    const response = await fetch(url).catch(() => undefined);
+    if (response && response.status !== 404) return;
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  throw new Error(`webhook ${url} never became active:\n${n8n.logs().slice(-3000)}`);
+}
 
 async function rest(method: string, path: string, body?: object): Promise<unknown> {
   const response = await fetch(`${n8n.url}${path}`, {

@@ -285,24 +285,33 @@ describe('TokenDir (token files confined to the operator’s directory)', () => 
     }
   });
 
-  it('honours N8N_RESTRICT_FILE_ACCESS_TO and N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES', async () => {
-    await expect(
-      TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: '/nowhere;/srv/files' }),
-    ).rejects.toThrow(/outside N8N_RESTRICT_FILE_ACCESS_TO/);
+  it('refuses a directory n8n’s file nodes can read (any workflow would read every execution’s token)', async () => {
+    const readable = /n8n’s file nodes \(Read\/Write Files from Disk\) can read it/;
+    // Allowed to file nodes, as N8N_RESTRICT_FILE_ACCESS_TO or with no restriction at all.
     await expect(
       TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: `/nowhere; ${join(dir, '..')}` }),
+    ).rejects.toThrow(readable);
+    await expect(TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: '' })).rejects.toThrow(readable);
+    // Outside the allowed paths (n8n's default ~/.n8n-files included): file nodes cannot read it.
+    await expect(
+      TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: '/nowhere;/srv/files' }),
     ).resolves.toBeInstanceOf(TokenDir);
-
+    await expect(TokenDir.open(dir, {})).resolves.toBeInstanceOf(TokenDir);
+    // n8n's own folder and blocked patterns are out of the file nodes' reach too.
     const n8nFolder = join(dir, '.n8n');
     await mkdir(n8nFolder);
-    await expect(TokenDir.open(n8nFolder, { N8N_USER_FOLDER: dir })).rejects.toThrow(
-      /N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES/,
-    );
+    await expect(
+      TokenDir.open(n8nFolder, { N8N_USER_FOLDER: dir, N8N_RESTRICT_FILE_ACCESS_TO: '' }),
+    ).resolves.toBeInstanceOf(TokenDir);
     await expect(
       TokenDir.open(n8nFolder, {
         N8N_USER_FOLDER: dir,
+        N8N_RESTRICT_FILE_ACCESS_TO: '',
         N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES: 'false',
       }),
+    ).rejects.toThrow(readable);
+    await expect(
+      TokenDir.open(dir, { N8N_RESTRICT_FILE_ACCESS_TO: '', N8N_BLOCK_FILE_PATTERNS: '\\.jwt$' }),
     ).resolves.toBeInstanceOf(TokenDir);
   });
 });

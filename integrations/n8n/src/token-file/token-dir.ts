@@ -18,8 +18,9 @@ export class TokenDir {
   ) {}
 
   /**
-   * Checks the directory once: it exists, is a directory and not a symlink, and n8n's own
-   * file-access rules (N8N_RESTRICT_FILE_ACCESS_TO, N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES) allow it.
+   * Checks the directory once: it exists, is a directory and not a symlink, and n8n's file
+   * nodes cannot read it (readableByN8nFileNodes): otherwise any workflow's Read/Write Files
+   * node could read every running execution's token.
    */
   static async open(path: string, env: NodeJS.ProcessEnv = process.env): Promise<TokenDir> {
     if (!isAbsolute(path)) throw new Error('WFID_TOKEN_FILE_DIR: must be an absolute path');
@@ -35,8 +36,11 @@ export class TokenDir {
       throw new Error('WFID_TOKEN_FILE_DIR: must be a directory, not a symlink');
     }
     const real = await realpath(path);
-    const blocked = n8nFileAccessRefusal(real, env);
-    if (blocked) throw new Error(`WFID_TOKEN_FILE_DIR: ${blocked}`);
+    if (readableByN8nFileNodes(real, env)) {
+      throw new Error(
+        'WFID_TOKEN_FILE_DIR: n8n’s file nodes (Read/Write Files from Disk) can read it, so every workflow could read every running execution’s token; choose a directory outside N8N_RESTRICT_FILE_ACCESS_TO (default ~/.n8n-files), inside n8n’s own folder, or matched by N8N_BLOCK_FILE_PATTERNS',
+      );
+    }
     return new TokenDir(real, { dev: stats.dev, ino: stats.ino });
   }
 
@@ -94,17 +98,21 @@ export class TokenDir {
   }
 }
 
+/** n8n's default N8N_BLOCK_FILE_PATTERNS (SecurityConfig): anything under a `.git` folder. */
+const DEFAULT_BLOCK_FILE_PATTERNS = '^(?:[^/]*/)*\\.git(?:/.*)?$';
+
 /**
- * n8n's rules for files nodes may touch (n8n-core isFilePathBlocked): inside one of
- * N8N_RESTRICT_FILE_ACCESS_TO when set, and, unless N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES=false,
- * outside n8n's own folder, static cache, config files, custom extensions, binary data and
- * e-mail templates.
+ * Whether n8n's file nodes could read a file in `path`, by n8n's own rules (n8n-core
+ * isFilePathBlocked): not when it lies in n8n's own files (unless
+ * N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES=false) or matches N8N_BLOCK_FILE_PATTERNS; otherwise
+ * when N8N_RESTRICT_FILE_ACCESS_TO (default `~/.n8n-files`; empty: everywhere) contains it.
  */
-export function n8nFileAccessRefusal(path: string, env: NodeJS.ProcessEnv): string | undefined {
+export function readableByN8nFileNodes(path: string, env: NodeJS.ProcessEnv): boolean {
   const home = (value: string) => (value.startsWith('~') ? value.replace('~', homedir()) : value);
+  const file = join(path, 'execution.jwt');
   if (env.N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES !== 'false') {
     const userFolder = env.N8N_USER_FOLDER || homedir();
-    const restricted = [
+    const n8nFiles = [
       join(userFolder, '.n8n'),
       join(homedir(), '.cache', 'n8n', 'public'),
       ...(env.N8N_CONFIG_FILES?.split(',') ?? []),
@@ -113,19 +121,26 @@ export function n8nFileAccessRefusal(path: string, env: NodeJS.ProcessEnv): stri
       env.N8N_UM_EMAIL_TEMPLATES_INVITE,
       env.N8N_UM_EMAIL_TEMPLATES_PWRESET,
     ].filter((item): item is string => Boolean(item?.trim()));
-    if (restricted.some((item) => within(resolve(home(item.trim())), path))) {
-      return 'inside n8n’s own files (N8N_BLOCK_FILE_ACCESS_TO_N8N_FILES)';
-    }
+    if (n8nFiles.some((item) => within(resolve(home(item.trim())), file))) return false;
   }
-  const allowed = (env.N8N_RESTRICT_FILE_ACCESS_TO ?? '')
+  const patterns = (env.N8N_BLOCK_FILE_PATTERNS ?? DEFAULT_BLOCK_FILE_PATTERNS)
+    .split(';')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  const blockedByPattern = patterns.some((pattern) => {
+    try {
+      return new RegExp(pattern, 'mi').test(file);
+    } catch {
+      return true; // n8n blocks everything for a pattern it cannot compile
+    }
+  });
+  if (blockedByPattern) return false;
+  const allowed = (env.N8N_RESTRICT_FILE_ACCESS_TO ?? '~/.n8n-files')
     .split(';')
     .map((item) => item.trim())
     .filter(Boolean)
     .map((item) => resolve(home(item)));
-  if (allowed.length > 0 && !allowed.some((item) => within(item, path))) {
-    return 'outside N8N_RESTRICT_FILE_ACCESS_TO';
-  }
-  return undefined;
+  return allowed.length === 0 || allowed.some((item) => within(item, file));
 }
 
 function within(parent: string, path: string): boolean {
