@@ -485,6 +485,17 @@ describe('obtainToken guards (before any issuer call)', () => {
     }
   });
 
+  it('without the hooks, refuses an error workflow (the node cannot see whose failure started it)', async () => {
+    await expect(
+      obtainToken(
+        { ...facts, executionId: '79', mode: 'error' },
+        { audience: 'a' },
+        { issuerUrl: 'http://127.0.0.1:9', engineToken: 'e' },
+        {},
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_N8N_UNKNOWN_CALLER' });
+  });
+
   it('fails with the hooks’ refusal, never falling back to the credential', async () => {
     const refusal = new IdentityRefused('ERR_N8N_NOT_STORED_CODE', 'not stored');
     localExecutions().set('77', { refusal, resources: new Set() });

@@ -127,7 +127,8 @@ export async function resolveIdentity(
   policy: IdentityPolicy,
   parent?: LocalRun | null,
 ): Promise<ResolvedIdentity> {
-  const isSub = facts.parentExecutionId !== undefined || facts.mode === 'integrated';
+  const isSub =
+    parent === null || facts.parentExecutionId !== undefined || facts.mode === 'integrated';
   if (isSub && !parent) {
     throw new IdentityRefused(
       'ERR_N8N_UNKNOWN_CALLER',

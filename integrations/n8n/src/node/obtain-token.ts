@@ -111,16 +111,13 @@ async function requestAccess(
       'No request token for this execution: run n8n with the workflow-identity hooks file (EXTERNAL_HOOK_FILES) or select a Workflow Identity Issuer credential',
     );
   }
-  // The hooks' identity when they ran here; else found here (a sub-execution's caller is
-  // unknown to the node, so it is refused rather than guessed).
+  // The hooks' identity when they ran here; else found here. The node cannot see who started
+  // a sub-execution or an error workflow (n8n runs it for another execution's failure), so
+  // those are refused rather than registered as the top of their own chain.
+  const startedByAnother = facts.mode === 'integrated' || facts.mode === 'error';
   const identity =
     local?.identity ??
-    (await resolveIdentity(
-      facts,
-      n8nWorkflowStore(),
-      policy,
-      facts.mode === 'integrated' ? null : undefined,
-    ));
+    (await resolveIdentity(facts, n8nWorkflowStore(), policy, startedByAnother ? null : undefined));
   const issuer = new IssuerClient({
     url: credential.issuerUrl,
     engineToken: credential.engineToken,
