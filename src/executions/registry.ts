@@ -11,7 +11,7 @@ import {
   isRunning,
 } from './execution.js';
 import { StatusEntryAllocator } from './status-entries.js';
-import type { ExecutionStore } from './store.js';
+import type { ExecutionStore, NewRequestToken } from './store.js';
 
 /** A registration from the engine (already shape-checked); the engine comes from its credential. */
 export interface StartInput extends Omit<ExecutionIdentity, 'engine'> {
@@ -83,29 +83,30 @@ export class ExecutionRegistry {
       startedAt: now,
       deadline: now + this.durationMs(maxDurationS),
     });
-    const { inserted, record } = await this.register(candidate);
-    if (!inserted) {
-      if (!isRunning(record, now)) {
-        throw new WfidError(
-          'ERR_EXECUTION_ENDED',
-          `execution ${input.executionId} has already ended`,
-        );
-      }
-      const field = this.conflictingField(record, candidate, maxDurationS);
-      if (field) {
-        throw new WfidError(
-          'ERR_CONFLICT',
-          `${field}: execution ${input.executionId} is registered with another value`,
-        );
-      }
-    }
     const { token, tokenId, secretHash } = newRequestToken();
+    // A new execution is stored with its request token in one write.
+    const { inserted, record } = await this.register(candidate, { tokenId, secretHash });
+    if (inserted) return { record, requestToken: token, created: true };
+    // A repeat: the stored record must still run and agree; the token is then stored alone.
+    if (!isRunning(record, now)) {
+      throw new WfidError(
+        'ERR_EXECUTION_ENDED',
+        `execution ${input.executionId} has already ended`,
+      );
+    }
+    const field = this.conflictingField(record, candidate, maxDurationS);
+    if (field) {
+      throw new WfidError(
+        'ERR_CONFLICT',
+        `${field}: execution ${input.executionId} is registered with another value`,
+      );
+    }
     await this.store.addRequestToken(tokenId, {
       engine: record.engine,
       executionId: record.executionId,
       secretHash,
     });
-    return { record, requestToken: token, created: inserted };
+    return { record, requestToken: token, created: false };
   }
 
   /**
@@ -113,7 +114,7 @@ export class ExecutionRegistry {
    * stored execution (a subset that leaves out a value the `sub` template needs): it is then
    * judged against the stored record, like any repeat. Otherwise it is refused, storing nothing.
    */
-  private async register(candidate: ExecutionRecord) {
+  private async register(candidate: ExecutionRecord, requestToken: NewRequestToken) {
     try {
       this.options.checkIdentity?.(candidate);
     } catch (refusal) {
@@ -124,7 +125,7 @@ export class ExecutionRegistry {
     // Taken before the insert; a repeated registration leaves its entry unused (INVALID), never
     // shared, so no token can name the status of another execution.
     candidate.statusEntry = await this.statusEntries.next(candidate.startedAt);
-    return this.store.insertExecution(candidate);
+    return this.store.insertExecution(candidate, requestToken);
   }
 
   async end(engine: Engine, executionId: string, status: EndStatus): Promise<ExecutionRecord> {

@@ -9,6 +9,12 @@ export interface StoredRequestToken {
   secretHash: Buffer;
 }
 
+/** A request token to store with a new execution (its engine and id are the execution's). */
+export interface NewRequestToken {
+  tokenId: string;
+  secretHash: Buffer;
+}
+
 /**
  * A request token as the mint path looks it up: with its execution, read in the same round
  * trip (a JOIN, a script), since every token request needs both. `execution` is undefined
@@ -31,9 +37,13 @@ export interface ExecutionStore {
   readonly kind: string;
   /**
    * Inserts the execution unless its engine already has one with its id; returns the stored
-   * record either way.
+   * record either way. When it inserts, it stores `requestToken` (if given) in the same write
+   * (one transaction, statement or script), so a new registration costs one durable write.
    */
-  insertExecution(record: ExecutionRecord): Promise<{ inserted: boolean; record: ExecutionRecord }>;
+  insertExecution(
+    record: ExecutionRecord,
+    requestToken?: NewRequestToken,
+  ): Promise<{ inserted: boolean; record: ExecutionRecord }>;
   getExecution(engine: string, executionId: string): Promise<ExecutionRecord | undefined>;
   /**
    * Marks a running execution ended (durably, before resolving). Returns the record after the

@@ -104,3 +104,34 @@ describe('sqlite migration to engine namespaces', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe('sqlite group commit', () => {
+  it('rolls back a failing write alone; the others of its group commit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+    const path = join(dir, 'wfid.db');
+    const store = new SqliteStore(path);
+    const [a, b] = [execution(), execution()];
+    await store.insertExecution(a);
+    const token = { engine: a.engine, executionId: a.executionId, secretHash: randomBytes(32) };
+    await store.addRequestToken('t-taken', token);
+    const outcomes = await Promise.allSettled([
+      store.insertExecution(b, { tokenId: 't-b', secretHash: randomBytes(32) }),
+      store.addRequestToken('t-taken', token), // the primary key is taken: this write fails
+      store.endExecution(a.engine, a.executionId, 'success', Date.now()),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+    // Read through another connection: what was answered is committed.
+    const other = new SqliteStore(path);
+    expect(await other.getExecution(b.engine, b.executionId)).toEqual(b);
+    expect((await other.getRequestToken('t-b'))?.executionId).toBe(b.executionId);
+    expect((await other.getExecution(a.engine, a.executionId))?.status).toBe('success');
+    await other.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});

@@ -54,6 +54,59 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       expect(await store.getExecution(record.engine, record.executionId)).toEqual(record);
     });
 
+    it('stores a new execution with its request token in one write, and no token on a repeat', async () => {
+      const record = execution();
+      const secretHash = randomBytes(32);
+      const tokenId = `t-new-${record.executionId}`;
+      expect(await store.insertExecution(record, { tokenId, secretHash })).toEqual({
+        inserted: true,
+        record,
+      });
+      const stored = await store.getRequestToken(tokenId);
+      expect(stored).toMatchObject({ engine: ENGINE, executionId: record.executionId });
+      expect(stored?.execution).toEqual(record);
+      expect(Buffer.from(stored!.secretHash).equals(secretHash)).toBe(true);
+      const repeat = await store.insertExecution(
+        { ...record, workflowId: 'other' },
+        { tokenId: `t-repeat-${record.executionId}`, secretHash },
+      );
+      expect(repeat).toEqual({ inserted: false, record });
+      expect(await store.getRequestToken(`t-repeat-${record.executionId}`)).toBeUndefined();
+    });
+
+    it('takes concurrent writes together, each answered with its own outcome', async () => {
+      const records = Array.from({ length: 20 }, () => execution());
+      const outcomes = await Promise.all([
+        ...records.map((record) =>
+          store.insertExecution(record, {
+            tokenId: `t-many-${record.executionId}`,
+            secretHash: randomBytes(32),
+          }),
+        ),
+        // The same id twice in one group: one insert wins, the other sees it.
+        store.insertExecution(records[0]!),
+        store.endExecution(ENGINE, 'never-registered', 'success', Date.now()),
+      ]);
+      expect(
+        outcomes
+          .slice(0, 20)
+          .map((outcome) => outcome && 'inserted' in outcome && outcome.inserted),
+      ).toEqual(records.map(() => true));
+      expect(outcomes[20]).toEqual({ inserted: false, record: records[0] });
+      expect(outcomes[21]).toBeUndefined();
+      const ended = await Promise.all(
+        records.map((record) =>
+          store.endExecution(ENGINE, record.executionId, 'success', Date.now()),
+        ),
+      );
+      expect(ended.map((record) => record?.status)).toEqual(records.map(() => 'success'));
+      for (const record of records) {
+        expect(
+          (await store.getRequestToken(`t-many-${record.executionId}`))?.execution?.status,
+        ).toBe('success');
+      }
+    });
+
     it('answers undefined for an unknown execution', async () => {
       expect(await store.getExecution(ENGINE, 'nope')).toBeUndefined();
       expect(await store.endExecution(ENGINE, 'nope', 'success', Date.now())).toBeUndefined();

@@ -228,6 +228,12 @@ describe('registration is all or nothing', () => {
       tokensStored++;
       return addRequestToken(...args);
     };
+    // A new execution's request token is stored by the insert itself.
+    const insertExecution = store.insertExecution.bind(store);
+    store.insertExecution = async (record, requestToken) => {
+      if (requestToken) tokensStored++;
+      return insertExecution(record, requestToken);
+    };
     const registry = new ExecutionRegistry(store, {
       maxDurationMs: 3_600_000,
       retentionMs: 1,
@@ -246,6 +252,7 @@ describe('registration is all or nothing', () => {
     expect(tokensStored).toBe(0);
     const { record } = await registry.start(ENGINE, { executionId: 'e', workflowId: 'w' });
     expect(record.projectId).toBeUndefined();
+    expect(tokensStored).toBe(1);
   });
 
   it('judges a repeat the identity check refuses against the stored execution', async () => {

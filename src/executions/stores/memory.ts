@@ -5,6 +5,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  NewRequestToken,
   StatusListInfo,
   StatusListStore,
   StoredRequestToken,
@@ -52,11 +53,18 @@ export class MemoryStore implements ExecutionStore {
   }
   readonly audit = new MemoryAuditStore();
 
-  async insertExecution(record: ExecutionRecord) {
+  async insertExecution(record: ExecutionRecord, requestToken?: NewRequestToken) {
     const key = executionKey(record.engine, record.executionId);
     const existing = this.executions.get(key);
     if (existing) return { inserted: false, record: structuredClone(existing) };
     this.executions.set(key, structuredClone(record));
+    if (requestToken) {
+      this.requestTokens.set(requestToken.tokenId, {
+        engine: record.engine,
+        executionId: record.executionId,
+        secretHash: requestToken.secretHash,
+      });
+    }
     return { inserted: true, record: structuredClone(record) };
   }
 

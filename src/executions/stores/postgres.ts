@@ -7,6 +7,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  NewRequestToken,
   StatusListStore,
   StoredRequestToken,
 } from '../store.js';
@@ -64,10 +65,18 @@ const RESERVE_ATTEMPTS = 10;
 
 /** Named statements: pg prepares each once per pooled connection. */
 const SQL = {
-  insert: `INSERT INTO wfid_executions (engine, execution_id, workflow_id, metadata, status, started_at,
-             deadline, ended_at, status_list, status_idx)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (engine, execution_id) DO NOTHING`,
+  // One statement (one round trip) stores a new execution and, when given, its request token.
+  insert: `WITH inserted AS (
+             INSERT INTO wfid_executions (engine, execution_id, workflow_id, metadata, status,
+               started_at, deadline, ended_at, status_list, status_idx)
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (engine, execution_id) DO NOTHING
+             RETURNING engine, execution_id),
+           token AS (
+             INSERT INTO wfid_request_tokens (token_id, engine, execution_id, secret_hash)
+             SELECT $11::text, engine, execution_id, $12::bytea FROM inserted
+             WHERE $11::text IS NOT NULL)
+           SELECT count(*)::int AS inserted FROM inserted`,
   get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE engine = $1 AND execution_id = $2`,
   end: `UPDATE wfid_executions SET status = $3, ended_at = $4
         WHERE engine = $1 AND execution_id = $2 AND status = 'running'
@@ -230,7 +239,7 @@ export class PostgresStore implements ExecutionStore {
     return store;
   }
 
-  async insertExecution(record: ExecutionRecord) {
+  async insertExecution(record: ExecutionRecord, requestToken?: NewRequestToken) {
     const row = toRow(record);
     const values = [
       row.engine,
@@ -243,8 +252,10 @@ export class PostgresStore implements ExecutionStore {
       row.ended_at,
       row.status_list,
       row.status_idx,
+      requestToken?.tokenId ?? null,
+      requestToken?.secretHash ?? null,
     ];
-    const inserted = (await this.run('insert', values)).rowCount! > 0;
+    const inserted = (await this.run<{ inserted: number }>('insert', values)).rows[0]!.inserted > 0;
     return {
       inserted,
       record: inserted ? record : (await this.getExecution(record.engine, record.executionId))!,

@@ -7,6 +7,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  NewRequestToken,
   StatusListStore,
   StoredRequestToken,
 } from '../store.js';
@@ -30,7 +31,8 @@ const COLLECT_BATCH = 500;
 /** Each script runs atomically on the server, so two replicas never interleave inside one. */
 const SCRIPTS = {
   // KEYS: exec, retention. ARGV: ref, engine, id, workflow_id, metadata, status, started_at,
-  // deadline, ended_at|'', score, status_list|'', status_idx|'', prefix
+  // deadline, ended_at|'', score, status_list|'', status_idx|'', prefix, request token id|'',
+  // its secret hash (hex). A new execution and its request token in one script call.
   wfidInsert: `
     if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
     redis.call('HSET', KEYS[1], 'engine', ARGV[2], 'execution_id', ARGV[3], 'workflow_id', ARGV[4],
@@ -41,6 +43,11 @@ const SCRIPTS = {
       redis.call('HSET', ARGV[13] .. 'sl:' .. ARGV[11], ARGV[12], KEYS[1])
     end
     redis.call('ZADD', KEYS[2], ARGV[10], ARGV[1])
+    if ARGV[14] ~= '' then
+      redis.call('HSET', ARGV[13] .. 'rt:' .. ARGV[14], 'engine', ARGV[2], 'execution_id', ARGV[3],
+        'ref', ARGV[1], 'secret_hash', ARGV[15])
+      redis.call('SADD', KEYS[1] .. ':tokens', ARGV[14])
+    end
     return {1, {}}`,
   // KEYS: exec, retention. ARGV: status, ended_at, ref. Ends only a running execution.
   wfidEnd: `
@@ -241,7 +248,7 @@ export class RedisStore implements ExecutionStore {
     return store;
   }
 
-  async insertExecution(record: ExecutionRecord) {
+  async insertExecution(record: ExecutionRecord, requestToken?: NewRequestToken) {
     const row = toRow(record);
     const ref = executionRef(record.engine, record.executionId);
     const [inserted, existing] = (await this.guard(() =>
@@ -261,6 +268,8 @@ export class RedisStore implements ExecutionStore {
         row.status_list ?? '',
         row.status_idx ?? '',
         PREFIX,
+        requestToken?.tokenId ?? '',
+        requestToken?.secretHash.toString('hex') ?? '',
       ),
     )) as [number, string[]];
     return inserted === 1

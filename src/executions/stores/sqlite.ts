@@ -10,6 +10,7 @@ import type {
   ExecutionStore,
   KeyStateRecord,
   KeyStateStore,
+  NewRequestToken,
   RequestTokenLookup,
   RunningEntry,
   StatusListInfo,
@@ -17,6 +18,7 @@ import type {
   StoredRequestToken,
 } from '../store.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
+import { GroupCommit } from './sqlite-group-commit.js';
 
 /** Token lookups kept between commits; the cache is dropped whole when full (cheap, rare). */
 const LOOKUP_CACHE_SIZE = 10_000;
@@ -72,6 +74,8 @@ export class SqliteStore implements ExecutionStore {
   readonly audit: SqliteAuditStore;
   private readonly db: Database.Database;
   private readonly statements;
+  /** Registrations, request tokens and ends: group-committed (one fsync per group). */
+  private readonly writes: GroupCommit;
   private lookups: { version: number; entries: Map<string, RequestTokenLookup> } = {
     version: -1,
     entries: new Map(),
@@ -92,6 +96,7 @@ export class SqliteStore implements ExecutionStore {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.audit = new SqliteAuditStore(this.db);
+    this.writes = new GroupCommit(this.db);
     const db = this.db;
     this.statements = {
       insert: db.prepare(
@@ -185,12 +190,23 @@ export class SqliteStore implements ExecutionStore {
     };
   }
 
-  async insertExecution(record: ExecutionRecord) {
-    const inserted = this.statements.insert.run(toRow(record)).changes > 0;
-    return {
-      inserted,
-      record: inserted ? record : (await this.getExecution(record.engine, record.executionId))!,
-    };
+  async insertExecution(record: ExecutionRecord, requestToken?: NewRequestToken) {
+    const s = this.statements;
+    return this.writes.run(() => {
+      if (s.insert.run(toRow(record)).changes === 0) {
+        const stored = s.get.get(record.engine, record.executionId) as ExecutionRow;
+        return { inserted: false, record: fromRow(stored) };
+      }
+      if (requestToken) {
+        s.addToken.run(
+          requestToken.tokenId,
+          record.engine,
+          record.executionId,
+          requestToken.secretHash,
+        );
+      }
+      return { inserted: true, record };
+    });
   }
 
   async getExecution(engine: string, executionId: string) {
@@ -199,13 +215,22 @@ export class SqliteStore implements ExecutionStore {
   }
 
   async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
-    this.statements.end.run(status, endedAt, engine, executionId);
-    this.lookups.entries.clear();
-    return this.getExecution(engine, executionId);
+    const s = this.statements;
+    return this.writes.run(() => {
+      s.end.run(status, endedAt, engine, executionId);
+      // A group runs synchronously, commit included, so no lookup reads in between: the next
+      // token request after the end is answered reads the ended execution.
+      this.lookups.entries.clear();
+      const row = s.get.get(engine, executionId) as ExecutionRow | undefined;
+      return row && fromRow(row);
+    });
   }
 
   async addRequestToken(tokenId: string, token: StoredRequestToken) {
-    this.statements.addToken.run(tokenId, token.engine, token.executionId, token.secretHash);
+    const s = this.statements;
+    await this.writes.run(() =>
+      s.addToken.run(tokenId, token.engine, token.executionId, token.secretHash),
+    );
   }
 
   /**
