@@ -20,8 +20,13 @@ export interface BenchIssuer {
 }
 
 /** The real `wfid serve` (built), with one running execution registered. */
-export async function startBenchIssuer(env: Record<string, string> = {}): Promise<BenchIssuer> {
+export async function startBenchIssuer(
+  env: Record<string, string> = {},
+  /** Lays down data in the data dir before the issuer starts (bench/soak.ts: a full store). */
+  prepare?: (dataDir: string) => Promise<void>,
+): Promise<BenchIssuer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wfid-bench-http-'));
+  await prepare?.(dataDir);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [join(DIST, 'src/cli/main.js'), 'serve'], {

@@ -24,6 +24,16 @@ export interface LoadRequest {
    * across wrk's threads (a new execution id per registration).
    */
   uniqueBody?: string;
+  /** A whole wrk Lua script instead (bench/soak.ts: a sequence of requests per connection). */
+  script?: string;
+}
+
+/** How wrk runs: the defaults are the throughput runs every ratio uses. */
+export interface LoadShape {
+  seconds?: number;
+  /** Connections, each on its own wrk thread when `threadPerConnection`. */
+  connections?: number;
+  threadPerConnection?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -67,9 +77,9 @@ export async function peakRssMb(pid: number): Promise<number> {
  * shares this 2-core machine with the server (and with whatever else runs here), so wall
  * throughput swings with scheduling; CPU time per request is the cost of the code itself.
  */
-export async function measure(pid: number, request: LoadRequest) {
+export async function measure(pid: number, request: LoadRequest, shape: LoadShape = {}) {
   const before = await cpuSeconds(pid);
-  const result = await wrk(request);
+  const result = await wrk(request, shape);
   const cpu = (await cpuSeconds(pid)) - before;
   if (result.failed > 0) {
     throw new Error(
@@ -94,24 +104,25 @@ export interface WrkResult {
 }
 
 /** One wrk run: the request is described by a Lua script written to a temp dir. */
-async function wrk(request: LoadRequest): Promise<WrkResult> {
+async function wrk(request: LoadRequest, shape: LoadShape): Promise<WrkResult> {
   const dir = await mkdtemp(join(tmpdir(), 'wfid-bench-wrk-'));
+  const connections = shape.connections ?? CONNECTIONS;
   try {
     const script = join(dir, 'request.lua');
-    await writeFile(script, luaScript(request));
+    await writeFile(script, request.script ?? luaScript(request));
     const { stdout } = await run(
       'wrk',
       [
-        `-t${THREADS}`,
-        `-c${CONNECTIONS}`,
-        `-d${SECONDS}s`,
+        `-t${shape.threadPerConnection ? connections : THREADS}`,
+        `-c${connections}`,
+        `-d${shape.seconds ?? SECONDS}s`,
         `--timeout=${TIMEOUT_SECONDS}s`,
         '--latency',
         '-s',
         script,
         request.url,
       ],
-      { maxBuffer: 1 << 20 },
+      { maxBuffer: 1 << 20, timeout: ((shape.seconds ?? SECONDS) + 60) * 1000 },
     );
     return parseWrk(stdout);
   } finally {
@@ -142,7 +153,7 @@ function luaScript(request: LoadRequest): string {
 }
 
 /** A Lua long-bracket string: no escapes to get wrong, whatever the value holds. */
-function lua(value: string): string {
+export function lua(value: string): string {
   let level = '';
   while (value.includes(`]${level}]`)) level += '=';
   return `[${level}[${value}]${level}]`;
