@@ -135,3 +135,19 @@ describe('sqlite group commit', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe('sqlite close', () => {
+  it('commits writes queued before it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+    const path = join(dir, 'wfid.db');
+    const store = new SqliteStore(path);
+    const record = execution();
+    const inserted = store.insertExecution(record);
+    await store.close();
+    expect((await inserted).inserted).toBe(true);
+    const reopened = new SqliteStore(path);
+    expect(await reopened.getExecution(record.engine, record.executionId)).toEqual(record);
+    await reopened.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});

@@ -272,6 +272,8 @@ export class SqliteStore implements ExecutionStore {
   }
 
   async close() {
+    // A group queued before close is flushed on its setImmediate, which runs before this one.
+    await new Promise((flushed) => setImmediate(flushed));
     this.db.close();
   }
 }
