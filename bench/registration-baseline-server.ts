@@ -7,13 +7,14 @@
  * saves by sharing commits is what group commit buys.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 
-const db = new Database(join(mkdtempSync(join(tmpdir(), 'wfid-bench-regbase-')), 'base.db'));
+const dir = mkdtempSync(join(tmpdir(), 'wfid-bench-regbase-'));
+const db = new Database(join(dir, 'base.db'));
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.exec(`CREATE TABLE executions (execution_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL,
@@ -71,4 +72,8 @@ app.post('/v1/executions', async (request, reply) => {
 });
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });
 process.stdout.write(`${address}\n`);
-process.once('SIGTERM', () => process.exit(0));
+process.once('SIGTERM', () => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+});
