@@ -75,6 +75,16 @@ export class RotationPolicy implements KeyPolicy {
     return { published, active };
   }
 
+  /**
+   * Takes (or renews) the lease and re-reads the stored states, for a step that must be taken
+   * once: undefined when another replica holds the lease.
+   */
+  async underLease(): Promise<KeyStateRecord[] | undefined> {
+    const { store, holder, leaseMs } = this.options;
+    this.leader = await store.acquireLease(LEASE, holder, leaseMs);
+    return this.leader ? await store.listKeyStates() : undefined;
+  }
+
   /** Gives the lease up (on shutdown, or after a CLI command) so another replica takes over at once. */
   async release(): Promise<void> {
     if (this.leader) await this.options.store.releaseLease(LEASE, this.options.holder);
@@ -120,33 +130,54 @@ export interface RotatorOptions {
  */
 export class Rotator {
   private readonly now: () => number;
+  /** This replica's steps, one at a time: a tick and a follow never decide side by side. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RotatorOptions) {
     this.now = options.now ?? Date.now;
   }
 
   /** Lists the backend again and takes any due step. */
-  async tick(): Promise<void> {
-    await this.options.ring.refresh();
-    await this.prepareIfDue();
+  tick(): Promise<void> {
+    return this.serially(async () => {
+      await this.options.ring.refresh();
+      await this.prepareIfDue();
+    });
   }
 
   /** Follows key states changed in the store since the last tick, without listing the backend. */
-  async follow(): Promise<void> {
-    await this.options.ring.reconsider();
-    await this.prepareIfDue();
+  follow(): Promise<void> {
+    return this.serially(async () => {
+      await this.options.ring.reconsider();
+      await this.prepareIfDue();
+    });
   }
 
+  private serially(step: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(step, step);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Creating a version is the one step that cannot be repeated harmlessly (each is a key, a
+   * billed one in KMS), so it is decided again under the lease from the states as stored now,
+   * not from this replica's last view: another replica may have made the version meanwhile.
+   */
   private async prepareIfDue(): Promise<void> {
     const { ring, policy, logger } = this.options;
-    if (!policy.leader || !ring.backend.createKey || !this.nextVersionDue()) return;
+    if (!policy.leader || !ring.backend.createKey || !this.nextVersionDue(policy.records.values()))
+      return;
+    const stored = await policy.underLease();
+    if (!stored || !this.nextVersionDue(stored)) return;
     const created = await ring.backend.createKey();
     logger.info({ ref: created.ref, alg: created.alg }, 'prepared the next key version');
+    // Records the new version (pending) before this replica's next step can look at the store.
     await ring.refresh();
   }
 
-  private nextVersionDue(): boolean {
-    const records = [...this.options.policy.records.values()];
+  private nextVersionDue(states: Iterable<KeyStateRecord>): boolean {
+    const records = [...states];
     const active = records.find((record) => record.state === 'active');
     if (!active)
       return !records.some((record) => record.state === 'pending' || record.state === 'retiring');
