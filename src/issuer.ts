@@ -14,10 +14,10 @@ import { openStore } from './executions/stores/open.js';
 import type { ServerDeps } from './http/deps.js';
 import { resolveEngineCredentials } from './http/engine-tokens.js';
 import { buildServer } from './http/server.js';
-import type { KeyBackend } from './keys/backend.js';
+import { KeyLifecycle } from './keys/lifecycle.js';
 import { openBackend } from './keys/open.js';
+import type { KeyCreation } from './keys/plan.js';
 import { KeyRing } from './keys/ring.js';
-import { RotationPolicy, Rotator } from './keys/rotation.js';
 import { Metrics } from './metrics.js';
 import { TokenMinter } from './tokens/mint.js';
 import { StatusListIssuer, statusListRetirementMs } from './tokens/status-list.js';
@@ -58,16 +58,14 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
   const store = await openStore(config.store, { logger: logger.child({ component: 'store' }) });
   const backend = await openBackend(config, logger);
   const audit = auditTrail(config, store, logger, metrics);
-  const policy = rotationPolicy(config, store, backend, logger, audit);
-  const ring = new KeyRing(backend, { logger, metrics, policy });
-  const rotator = new Rotator({
-    ring,
-    policy,
-    everyMs: config.rotation.every,
-    prepublishMs: config.rotation.prepublish,
-    logger,
+  const ring = new KeyRing(backend, { logger, metrics });
+  const lifecycle = keyLifecycle(config, store, ring, logger, { audit });
+  await lifecycle.start().catch(async (err: unknown) => {
+    await ring.close();
+    await audit.close();
+    await store.close();
+    throw err;
   });
-  await rotator.tick();
   const statusLists = new StatusListIssuer({
     ring,
     store: store.statusLists,
@@ -135,12 +133,12 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     async listen() {
       const url = await app.listen({ host: config.host, port: config.port });
       audit.start();
-      every(config.keys.refresh, () => rotator.tick(), 'key refresh and rotation');
+      every(config.keys.refresh, () => lifecycle.tick(), 'key refresh and rotation');
       // Key states (an emergency retire, another replica's step) are re-read more often than
       // the backend is listed: a store read costs little, a KMS listing does not.
       every(
         Math.min(config.keys.refresh, KEY_STATE_POLL_MS),
-        () => rotator.follow(),
+        () => lifecycle.follow(),
         'following key states',
       );
       every(
@@ -162,7 +160,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
     async close() {
       for (const timer of timers) clearInterval(timer);
       await app.close();
-      await policy.release();
+      await lifecycle.release();
       await ring.close();
       await audit.close();
       await store.close();
@@ -188,21 +186,28 @@ export function auditTrail(
   });
 }
 
-/** Key states live in the store; this replica takes part in the rotation lease. */
-export function rotationPolicy(
+/**
+ * The key lifecycle over the store's key states, this replica taking part in the rotation
+ * lease. The CLI passes `create: 'never'`: inspecting or managing keys never makes one by
+ * surprise (`wfid keys rotate` asks for one explicitly).
+ */
+export function keyLifecycle(
   config: Config,
   store: ExecutionStore,
-  backend: KeyBackend,
+  ring: KeyRing,
   logger: Logger,
-  audit?: AuditTrail,
-): RotationPolicy {
-  return new RotationPolicy({
+  options: { audit?: AuditTrail; create?: KeyCreation } = {},
+): KeyLifecycle {
+  const { audit } = options;
+  return new KeyLifecycle({
+    ring,
     store: audit ? auditedKeyStates(store.keyStates, audit) : store.keyStates,
-    backend,
     times: {
       prepublishMs: config.rotation.prepublish,
       retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
     },
+    everyMs: config.rotation.every,
+    create: options.create ?? config.keys.create,
     disableRetired: config.rotation.disable_retired,
     holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     leaseMs: 3 * config.keys.refresh,

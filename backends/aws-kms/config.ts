@@ -22,8 +22,8 @@ export const awsKmsConfig = z
     /** Tag value that marks the ring's keys; new keys get it too. */
     ring: z.string().min(1).max(256).default('wfid'),
     ring_tag: z.string().min(1).max(128).default('wfid:ring'),
-    /** Create a first key (and point the URI's alias at it) when the ring holds no enabled key. */
-    create_key: flag.default(false),
+    /** Deprecated: `keys.create` (true reads as `always`). */
+    create_key: flag.optional(),
     /** KeySpec for keys the issuer creates with an RSA alg (RS256, PS256). */
     rsa_key_spec: z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096']).default('RSA_2048'),
     /**

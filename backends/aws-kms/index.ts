@@ -46,11 +46,12 @@ export class AwsKmsBackend implements KeyBackend {
   }
 
   /**
-   * Checks the URI's key at start-up: it must exist, be enabled and fit the alg. With
-   * `aws_kms.create_key` and `makeFirstKey` (the server, not the CLI) a missing key is made.
+   * Checks the URI's key at start-up: it must be enabled and fit the alg, and exist unless the
+   * key lifecycle may make it (`keys.create` other than never, with tag discovery): its first
+   * key then takes the URI's alias. Opening never makes a key.
    */
-  async open(makeFirstKey = true): Promise<void> {
-    const create = this.config.create_key && makeFirstKey;
+  async open(lifecycleMayCreate: boolean): Promise<void> {
+    const create = lifecycleMayCreate && this.createKey !== undefined;
     let metadata: KeyMetadata | undefined;
     try {
       metadata = await this.api.describeKey(this.uri.keyId);
@@ -66,8 +67,7 @@ export class AwsKmsBackend implements KeyBackend {
         );
       }
     }
-    const keys = await this.listKeys();
-    if (create && !keys.some((key) => key.enabled)) await this.makeKey();
+    await this.listKeys();
   }
 
   async listKeys(): Promise<BackendKey[]> {
@@ -172,7 +172,7 @@ export class AwsKmsBackend implements KeyBackend {
   }
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
   const parsed = parseAwsKmsUri(uri);
   const section = config.aws_kms;
   const sdk = await importSdk<KmsSdk>('aws-kms', '@aws-sdk/client-kms');
@@ -189,7 +189,7 @@ export const createBackend: BackendFactory = async ({ uri, alg, config, logger, 
   });
   const backend = new AwsKmsBackend(api, parsed, alg, section, logger);
   try {
-    await backend.open(makeFirstKey !== false);
+    await backend.open(config.keys.create !== 'never');
   } catch (err) {
     api.destroy();
     throw err;

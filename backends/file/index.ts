@@ -153,11 +153,9 @@ export function keyDirectory(uri: string): string {
   return path;
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, logger, makeFirstKey }) => {
+/** Opens the key directory; listing it checks every key file (permissions, alg). */
+export const createBackend: BackendFactory = async ({ uri, alg }) => {
   const backend = new FileBackend(keyDirectory(uri), alg);
-  if (makeFirstKey !== false && (await backend.listKeys()).every((key) => !key.enabled)) {
-    const key = await backend.createKey();
-    logger.info({ dir: backend.dir, ref: key.ref, alg }, 'created a signing key file');
-  }
+  await backend.listKeys();
   return backend;
 };

@@ -17,8 +17,8 @@ export const pkcs11Config = z
     pin: z.string().min(1).optional(),
     /** Accept `pin-value=` in the key URI (RFC 7512 allows it; it puts the PIN in config). */
     allow_pin_in_uri: flag.default(false),
-    /** Whether the issuer may generate key pairs on the token (first key, rotation). */
-    create_keys: flag.default(true),
+    /** Deprecated: `keys.create` (true reads as `always`, false as `never`). */
+    create_keys: flag.optional(),
     /** Sessions kept open; each runs one signature at a time on the libuv thread pool. */
     sessions: z.coerce.number().int().min(1).max(64).default(4),
     /** Modulus size of RSA key pairs the issuer generates. */

@@ -48,8 +48,8 @@ export interface Pkcs11BackendOptions {
  */
 export class Pkcs11Backend implements KeyBackend {
   readonly kind = 'pkcs11';
-  /** Absent when `pkcs11.create_keys` is false: the security team makes versions. */
-  readonly createKey?: () => Promise<BackendKey>;
+  /** Generates a key pair on the token, when the key lifecycle asks. */
+  readonly createKey: () => Promise<BackendKey>;
   private readonly rsaAlg: 'RS256' | 'PS256';
   /** Private-key handles by ref; handles die with the sessions, so they belong to a generation. */
   private handles = new Map<string, Buffer>();
@@ -59,7 +59,7 @@ export class Pkcs11Backend implements KeyBackend {
   constructor(private readonly options: Pkcs11BackendOptions) {
     // RSA keys do not say whether they are meant for PKCS#1 v1.5 or PSS: the config does.
     this.rsaAlg = options.alg === 'PS256' ? 'PS256' : 'RS256';
-    if (options.settings.create_keys) this.createKey = () => this.generateKeyPair();
+    this.createKey = () => this.generateKeyPair();
   }
 
   async listKeys(): Promise<BackendKey[]> {
@@ -280,7 +280,7 @@ function signatureLength(key: BackendKey): number {
   return Math.ceil((key.publicKey.asymmetricKeyDetails?.modulusLength ?? 4096) / 8);
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
   const parsed = parsePkcs11Uri(uri);
   const settings = config.pkcs11;
   const modulePath = parsed.modulePath ?? settings.module_path;
@@ -313,15 +313,7 @@ export const createBackend: BackendFactory = async ({ uri, alg, config, logger, 
   });
   try {
     await pool.open();
-    if (makeFirstKey !== false && !(await backend.listKeys()).some((key) => key.enabled)) {
-      if (!backend.createKey) {
-        throw new WfidError(
-          'ERR_CONFIG',
-          `keys: no usable key pair labelled "${parsed.object}" on token "${parsed.token}", and pkcs11.create_keys is false (the security team makes versions)`,
-        );
-      }
-      await backend.createKey();
-    }
+    await backend.listKeys();
   } catch (err) {
     await backend.close();
     throw err;

@@ -222,17 +222,9 @@ export function transitKeyName(uri: string): string {
   return match[1]!;
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger, makeFirstKey }) => {
+/** Opens the Transit key and lists it once (authentication, mount, key type). */
+export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
   const backend = openTransit({ uri, alg, vault: config.vault, env: process.env, logger });
-  const keys = await backend.listKeys();
-  if (makeFirstKey !== false && keys.every((key) => !key.enabled)) {
-    const key = await backend.createKey();
-    logger.info(
-      { mount: backend.mount, ref: key.ref, type: backend.keyType },
-      keys.length
-        ? 'rotated the Transit key: every version was disabled'
-        : 'created the Transit signing key',
-    );
-  }
+  await backend.listKeys();
   return backend;
 };

@@ -1,4 +1,4 @@
-import type { KeyState, KeyStateStore } from '../executions/store.js';
+import type { KeyState, KeyStateStore } from '../keys/states.js';
 import type { AuditKind } from './event.js';
 import type { AuditTrail } from './trail.js';
 

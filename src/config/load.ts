@@ -5,7 +5,7 @@ import { WfidError } from '../errors.js';
 import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { checkFixedSubjectValues } from '../tokens/claims.js';
 import { formatDuration } from './duration.js';
-import { type Config, configSchema } from './schema.js';
+import { type Config, configSchema, DEPRECATED_KEYS } from './schema.js';
 
 /** Env names that the contract fixes but that differ from the mechanical `WFID_<PATH>` name. */
 const ENV_ALIASES: Record<string, string> = {
@@ -102,7 +102,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   const config = result.data;
   checkConsistency(config);
+  warnDeprecated(raw, fromEnv);
   return config;
+}
+
+/** One line on stderr per deprecated name in use, naming its replacement. */
+function warnDeprecated(raw: Record<string, unknown>, fromEnv: Map<string, string>): void {
+  for (const [path, replacement] of Object.entries(DEPRECATED_KEYS)) {
+    const [section, key] = path.split('.') as [string, string];
+    const value = raw[section];
+    if (typeof value !== 'object' || value === null || !(key in value)) continue;
+    const source = fromEnv.get(path) ?? path;
+    process.stderr.write(
+      `wfid: ${source} is deprecated; use ${replacement} (never | first | always)\n`,
+    );
+  }
 }
 
 /** Config keys that hold secrets: accepted from env (WFID_…), never from the YAML file. */

@@ -4,6 +4,7 @@ import { gcpKmsConfig } from '../../backends/gcp-kms/config.js';
 import { pkcs11Config } from '../../backends/pkcs11/config.js';
 import { vaultConfig } from '../../backends/vault-transit/config.js';
 import { JWS_ALGS } from '../jws/algorithms.js';
+import { KEY_CREATION, type KeyCreation } from '../keys/plan.js';
 import { RESERVED_NAMES } from '../tokens/claims.js';
 import { duration, flag } from './fields.js';
 
@@ -41,6 +42,11 @@ export const configSchema = z
         uri: z.string().optional(),
         /** How often the backend is re-listed to see versions made or disabled outside. */
         refresh: duration.default(60_000),
+        /**
+         * Which versions the issuer makes itself, in every backend (src/keys/plan.ts): `never`,
+         * `first` (only when none is usable), `always` (also each rotation's next version).
+         */
+        create: z.enum(KEY_CREATION).optional(),
       })
       .strict()
       .prefault({}),
@@ -180,7 +186,11 @@ export const configSchema = z
     return {
       ...config,
       issuer,
-      keys: { ...config.keys, uri: config.keys.uri ?? `file://${config.data_dir}/keys` },
+      keys: {
+        ...config.keys,
+        uri: config.keys.uri ?? `file://${config.data_dir}/keys`,
+        create: config.keys.create ?? deprecatedCreation(config) ?? ('always' as KeyCreation),
+      },
       store: config.store ?? `sqlite:${config.data_dir}/wfid.db`,
       tokens: { ...config.tokens, default_audience: config.tokens.default_audience ?? issuer },
     };
@@ -200,3 +210,26 @@ function listeningUrl(host: string, port: number): string | undefined {
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+
+/**
+ * `keys.create` from the names it replaced, each read only for its own backend:
+ * `aws_kms.create_key` (a first key) and `pkcs11.create_keys` (every key).
+ */
+function deprecatedCreation(config: {
+  keys: { uri?: string };
+  aws_kms: { create_key?: boolean };
+  pkcs11: { create_keys?: boolean };
+}): KeyCreation | undefined {
+  const uri = config.keys.uri ?? '';
+  if (uri.startsWith('awskms:') && config.aws_kms.create_key !== undefined)
+    return config.aws_kms.create_key ? 'always' : undefined;
+  if (uri.startsWith('pkcs11:') && config.pkcs11.create_keys !== undefined)
+    return config.pkcs11.create_keys ? 'always' : 'never';
+  return undefined;
+}
+
+/** Deprecated names still read, with the name that replaces them. */
+export const DEPRECATED_KEYS: Record<string, string> = {
+  'aws_kms.create_key': 'keys.create',
+  'pkcs11.create_keys': 'keys.create',
+};

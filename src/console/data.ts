@@ -3,9 +3,9 @@ import { parseAuditQuery } from '../audit/query.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { effectiveStatus } from '../executions/execution.js';
-import type { KeyStateRecord } from '../executions/store.js';
 import type { ServerDeps } from '../http/deps.js';
-import { scheduleOf } from '../keys/rotation-plan.js';
+import { scheduleOf } from '../keys/plan.js';
+import type { KeyStateRecord } from '../keys/states.js';
 
 /** Counts cover this much of the recent trail, reading at most COUNT_SCAN events. */
 export const COUNT_WINDOW_MS = 86_400_000;

@@ -1,4 +1,5 @@
 import type { AuditStore } from '../audit/store.js';
+import type { KeyStateStore } from '../keys/states.js';
 import type { EndStatus, ExecutionRecord, StatusEntry } from './execution.js';
 
 /** A request token's stored half: the execution it belongs to and the hash of its secret. */
@@ -71,41 +72,6 @@ export interface ExecutionStore {
   /** Throws if the store cannot be reached (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
-}
-
-export const KEY_STATES = ['pending', 'active', 'retiring', 'retired'] as const;
-export type KeyState = (typeof KEY_STATES)[number];
-
-/** The lifecycle of one key version, keyed by kid. Times are epoch milliseconds. */
-export interface KeyStateRecord {
-  kid: string;
-  /** Backend ref of the version, for operators. */
-  ref: string;
-  state: KeyState;
-  /** When the key first appeared in the JWKS. */
-  publishedAt: number;
-  /** When the key started signing (set once it is active). */
-  activatedAt?: number;
-  /** When the key stopped signing (retiring) and when it left the JWKS (retired). */
-  retiringAt?: number;
-  retiredAt?: number;
-  /**
-   * Why it was retired: on schedule, by an operator (`wfid keys retire`), or because the backend
-   * stopped listing it as enabled. Only the last kind may come back (see planKeyStates).
-   */
-  retiredBy?: 'schedule' | 'operator' | 'backend';
-}
-
-export interface KeyStateStore {
-  listKeyStates(): Promise<KeyStateRecord[]>;
-  /** Inserts or replaces the record of `record.kid`. */
-  putKeyState(record: KeyStateRecord): Promise<void>;
-  /**
-   * Takes or renews the named lease for `holder` for `ttlMs`; true if `holder` holds it now.
-   * Rotation steps run under a lease so that exactly one replica performs each.
-   */
-  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
-  releaseLease(name: string, holder: string): Promise<void>;
 }
 
 /** A status list as allocated: its number, its fixed number of entries, when it was opened. */

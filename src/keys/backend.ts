@@ -28,13 +28,19 @@ export interface KeyBackend {
   listKeys(): Promise<BackendKey[]>;
   /** JOSE signature bytes (raw r||s for ECDSA) over the JWS signing input. */
   sign(key: BackendKey, signingInput: Uint8Array): Promise<Uint8Array>;
-  /** Absent when versions are made outside the issuer (by a security team). */
+  /**
+   * Makes one new version, only when the key lifecycle (src/keys/lifecycle.ts) asks: a backend
+   * never makes keys on its own. Absent when versions are made outside the issuer.
+   */
   createKey?(): Promise<BackendKey>;
   disableKey?(key: BackendKey): Promise<void>;
   close?(): Promise<void>;
 }
 
-/** How the issuer opens a backend from its key URI; each backends/<name>/index.ts exports one. */
+/**
+ * How the issuer opens a backend from its key URI; each backends/<name>/index.ts exports one.
+ * It connects and validates what it finds, and never creates a key.
+ */
 export type BackendFactory = (options: BackendOptions) => Promise<KeyBackend>;
 
 export interface BackendOptions {
@@ -45,9 +51,4 @@ export interface BackendOptions {
   /** The whole validated config, for backend sections (`aws_kms`, `vault`, …). */
   config: import('../config/schema.js').Config;
   logger: import('pino').Logger;
-  /**
-   * Whether opening may make the first key when the backend holds no usable one (default true:
-   * `wfid serve`). The CLI passes false: inspecting or managing keys never creates one by surprise.
-   */
-  makeFirstKey?: boolean;
 }

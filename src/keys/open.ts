@@ -25,11 +25,7 @@ export function backendNameFor(uri: string): string {
   return name;
 }
 
-export async function openBackend(
-  config: Config,
-  logger: Logger,
-  options: { makeFirstKey?: boolean } = {},
-): Promise<KeyBackend> {
+export async function openBackend(config: Config, logger: Logger): Promise<KeyBackend> {
   const name = backendNameFor(config.keys.uri);
   const module = (await import(`../../backends/${name}/index.js`)) as {
     createBackend: BackendFactory;
@@ -39,7 +35,6 @@ export async function openBackend(
     alg: config.alg,
     config,
     logger: logger.child({ backend: name }),
-    makeFirstKey: options.makeFirstKey ?? true,
   });
 }
 

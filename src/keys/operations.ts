@@ -1,5 +1,5 @@
 import { WfidError } from '../errors.js';
-import type { KeyStateRecord, KeyStateStore } from '../executions/store.js';
+import type { KeyStateRecord, KeyStateStore } from './states.js';
 
 /**
  * Operator actions on key states (the `wfid keys` commands). They write the store directly,

@@ -5,7 +5,8 @@ import { encodeHeader, verifySignature } from '../jws/compact.js';
 import { type PublicJwk, toPublicJwk } from '../jws/jwk.js';
 import type { Metrics } from '../metrics.js';
 import type { BackendKey, KeyBackend } from './backend.js';
-import { type KeyPolicy, NewestEnabledPolicy } from './policy.js';
+import { chooseKeys } from './plan.js';
+import type { KeyStateRecord } from './states.js';
 
 /** A backend key version as the ring sees it: with its kid, JWK and pre-encoded JWS header. */
 export interface RingKey {
@@ -27,19 +28,21 @@ export interface Signature {
 export interface KeyRingOptions {
   logger: Logger;
   metrics?: Metrics;
-  policy?: KeyPolicy;
 }
 
 /**
- * The issuer's view of its signing keys: loads every version from the backend, names each by
- * its RFC 7638 thumbprint, decides (through its policy) which versions are published and which
- * one signs, and checks signatures against the published public key before a token leaves.
+ * The issuer's view of its signing keys: lists every version the backend holds, names each by
+ * its RFC 7638 thumbprint, publishes the JWKS, signs, and checks every signature against the
+ * published public key before a token leaves. It decides nothing itself: which versions are
+ * published and which one signs follow the key states the lifecycle shows it (`show`), through
+ * `chooseKeys` (plan.ts); a ring used on its own signs with the newest enabled version.
  */
 export class KeyRing {
   readonly backend: KeyBackend;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
-  private readonly policy: KeyPolicy;
+  /** The states the lifecycle showed last; undefined for a ring used on its own. */
+  private states?: ReadonlyMap<string, KeyStateRecord>;
   private all = new Map<string, RingKey>();
   private published: RingKey[] = [];
   private active?: RingKey;
@@ -52,11 +55,10 @@ export class KeyRing {
     this.backend = backend;
     this.logger = options.logger;
     this.metrics = options.metrics;
-    this.policy = options.policy ?? new NewestEnabledPolicy();
   }
 
   /**
-   * Re-lists the backend and re-applies the policy. On a backend fault the previous view is
+   * Re-lists the backend and chooses again. On a backend fault the previous view is
    * kept (tokens keep flowing from a key already published) and the fault is reported by
    * `health()`.
    */
@@ -89,17 +91,18 @@ export class KeyRing {
       for (const key of next.values()) if (key.backendKey.enabled) await this.proveLocalKey(key);
     }
     this.all = next;
-    await this.reconsider();
+    this.choose();
     this.lastError = undefined;
   }
 
-  /**
-   * Re-applies the policy to the versions listed last, without asking the backend again: key
-   * states changed in the store (an operator's emergency retire, another replica's step) take
-   * effect at the next call, which is cheap enough to make every few seconds.
-   */
-  async reconsider(): Promise<void> {
-    const decision = await this.policy.decide([...this.all.values()]);
+  /** Follows the key states as the lifecycle read or wrote them, without listing the backend. */
+  show(states: ReadonlyMap<string, KeyStateRecord>): void {
+    this.states = states;
+    this.choose();
+  }
+
+  private choose(): void {
+    const decision = chooseKeys(this.all.values(), this.states);
     const changed =
       decision.active?.kid !== this.active?.kid ||
       decision.published.map((key) => key.kid).join() !==

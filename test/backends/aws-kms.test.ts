@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsKmsBackend, createBackend } from '../../backends/aws-kms/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWfidError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/executions/stores/memory.js';
+import { keyLifecycle } from '../../src/issuer.js';
 import type { JwsAlg } from '../../src/jws/algorithms.js';
 import { rawToDer } from '../../src/jws/ecdsa.js';
 import { toPublicJwk } from '../../src/jws/jwk.js';
@@ -33,15 +35,36 @@ afterAll(async () => {
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 /** Config with the aws_kms section set; retries short so fault tests stay quick. */
-function configWith(section: Record<string, unknown> = {}) {
+function configWith(section: Record<string, unknown> = {}, create = 'always') {
   const overrides = Object.fromEntries(
     Object.entries(section).map(([key, value]) => [`aws_kms.${key}`, value]),
   );
-  return loadConfig({ env: {}, overrides: { 'aws_kms.retry_backoff': '20ms', ...overrides } });
+  return loadConfig({
+    env: {},
+    overrides: { 'aws_kms.retry_backoff': '20ms', 'keys.create': create, ...overrides },
+  });
 }
 
-async function open(uri: string, alg: JwsAlg, section: Record<string, unknown> = {}) {
-  return (await createBackend({ uri, alg, config: configWith(section), logger })) as AwsKmsBackend;
+/**
+ * The backend as the issuer opens it; with `firstKey`, the key lifecycle then makes the ring's
+ * first key as `wfid serve` does on an empty ring (opening alone never makes one).
+ */
+async function open(
+  uri: string,
+  alg: JwsAlg,
+  {
+    firstKey,
+    create,
+    ...section
+  }: Record<string, unknown> & { firstKey?: boolean; create?: string } = {},
+) {
+  const config = configWith(section, create);
+  const backend = (await createBackend({ uri, alg, config, logger })) as AwsKmsBackend;
+  if (firstKey) {
+    const ring = new KeyRing(backend, { logger });
+    await keyLifecycle(config, new MemoryStore(), ring, logger).start();
+  }
+  return backend;
 }
 
 /** Counts the KMS operations a backend's client sends (SDK middleware, the real client). */
@@ -70,7 +93,7 @@ describeBackendConformance({
   open: async (alg) => {
     const ring = unique(`conformance-${alg.toLowerCase()}`);
     // The issuer makes the first key itself and points the alias at it.
-    const backend = await open(localstack.uri(`alias/${ring}`), alg, { ring, create_key: true });
+    const backend = await open(localstack.uri(`alias/${ring}`), alg, { ring, firstKey: true });
     return { backend };
   },
   missingKey: (key) => ({ ...key, ref: key.ref.replace(/key\/.+$/, `key/${randomUUID()}`) }),
@@ -80,7 +103,7 @@ describe('aws-kms backend against LocalStack', () => {
   it('sends a digest (MessageType DIGEST) that KMS verifies as a digest, and PSS with salt = 32', async () => {
     for (const alg of ['ES256', 'PS256'] as const) {
       const ring = unique('digest');
-      const backend = await open(localstack.uri(`alias/${ring}`), alg, { ring, create_key: true });
+      const backend = await open(localstack.uri(`alias/${ring}`), alg, { ring, firstKey: true });
       const [key] = await backend.listKeys();
       const input = randomBytes(100);
       const signature = await backend.sign(key!, input);
@@ -121,11 +144,14 @@ describe('aws-kms backend against LocalStack', () => {
     expect(isWfidError(eddsa, 'ERR_CONFIG')).toBe(true);
   });
 
-  it('refuses at open a URI key that is missing (unless told to create one) or disabled', async () => {
-    const missing = await open(localstack.uri(`alias/${unique('absent')}`), 'ES256').catch(
-      (err) => err,
-    );
+  it('refuses at open a URI key that is missing (unless keys.create lets the lifecycle make it) or disabled', async () => {
+    const absent = localstack.uri(`alias/${unique('absent')}`);
+    const missing = await open(absent, 'ES256', { create: 'never' }).catch((err) => err);
     expect(isWfidError(missing, 'ERR_KEY_NOT_FOUND')).toBe(true);
+    // Allowed to create, opening still makes nothing: the alias stays unassigned.
+    const opened = await open(absent, 'ES256');
+    expect(await opened.listKeys()).toEqual([]);
+    await opened.close();
 
     const key = await localstack.createKey({ keySpec: 'ECC_NIST_P256' });
     await localstack.kms.send(new DisableKeyCommand({ KeyId: key.arn }));
@@ -171,7 +197,7 @@ describe('aws-kms backend against LocalStack', () => {
   it('createKey tags the new key for the ring and moves the URI alias to it', async () => {
     const ring = unique('rotate');
     const alias = `alias/${ring}`;
-    const backend = await open(localstack.uri(alias), 'ES256', { ring, create_key: true });
+    const backend = await open(localstack.uri(alias), 'ES256', { ring, firstKey: true });
     const [first] = await backend.listKeys();
     const created = await backend.createKey!();
     const target = await localstack.kms.send(new DescribeKeyCommand({ KeyId: alias }));
@@ -185,7 +211,7 @@ describe('aws-kms backend against LocalStack', () => {
     const ring = unique('cache');
     const backend = await open(localstack.uri(`alias/${ring}`), 'ES256', {
       ring,
-      create_key: true,
+      firstKey: true,
     });
     const { counts } = countOperations(backend);
     const ringOfKeys = new KeyRing(backend, { logger });
@@ -201,7 +227,7 @@ describe('aws-kms backend against LocalStack', () => {
     const ring = unique('limit');
     const backend = await open(localstack.uri(`alias/${ring}`), 'ES256', {
       ring,
-      create_key: true,
+      firstKey: true,
       max_concurrency: 3,
     });
     const [key] = await backend.listKeys();

@@ -15,9 +15,9 @@ import type { JwsAlg } from '../../src/jws/algorithms.js';
 import { encodeHeader, signCompact, verifySignature } from '../../src/jws/compact.js';
 import { toPublicJwk } from '../../src/jws/jwk.js';
 import type { BackendKey, KeyBackend } from '../../src/keys/backend.js';
+import { KeyLifecycle } from '../../src/keys/lifecycle.js';
 import { retireKey } from '../../src/keys/operations.js';
 import { KeyRing } from '../../src/keys/ring.js';
-import { RotationPolicy, Rotator } from '../../src/keys/rotation.js';
 
 export interface OpenedBackend {
   backend: KeyBackend;
@@ -161,49 +161,43 @@ export function describeBackendConformance(target: ConformanceTarget): void {
       const logger = pino({ level: 'silent' });
       const store = new MemoryKeyStateStore();
       const times = { prepublishMs: DAY, retainMs: 3_600_000 };
-      const policy = new RotationPolicy({
+      const ring = new KeyRing(backend, { logger });
+      const lifecycle = new KeyLifecycle({
+        ring,
         store,
-        backend,
         times,
+        everyMs: 30 * DAY,
+        create: 'always',
         disableRetired: false,
         holder: 'conformance',
         leaseMs: 60_000,
         logger,
         now: () => now,
       });
-      const ring = new KeyRing(backend, { logger, policy });
-      const rotator = new Rotator({
-        ring,
-        policy,
-        everyMs: 30 * DAY,
-        prepublishMs: DAY,
-        logger,
-        now: () => now,
-      });
-      await rotator.tick();
+      await lifecycle.tick();
       const first = ring.signingKey();
       const input = randomBytes(32);
       const oldSignature = await ring.sign(input);
 
       now += 29 * DAY; // the next version is prepared a lead time ahead
-      await rotator.tick();
+      await lifecycle.tick();
       const pending = ring.publishedKeys().find((key) => key.kid !== first.kid);
       expect(pending).toBeDefined();
       expect(ring.signingKey().kid).toBe(first.kid);
 
       now += DAY; // published a full lead time: it signs now
-      await rotator.tick();
+      await lifecycle.tick();
       expect(ring.signingKey().kid).toBe(pending!.kid);
       const published = ring.publishedKey(first.kid);
       expect(published).toBeDefined();
       expect(verifySignature(alg, published!.backendKey.publicKey, input, oldSignature)).toBe(true);
 
       now += times.retainMs; // every token of the old key has expired
-      await rotator.tick();
+      await lifecycle.tick();
       expect(ring.publishedKey(first.kid)).toBeUndefined();
 
       await retireKey(store, pending!.kid, { now: true, at: now }); // compromise
-      await rotator.tick();
+      await lifecycle.tick();
       expect(ring.publishedKey(pending!.kid)).toBeUndefined();
       const replacement = ring.signingKey();
       expect(replacement.kid).not.toBe(pending!.kid);

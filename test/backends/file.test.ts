@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { createBackend, FileBackend, generatePrivateKey } from '../../backends/file/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWfidError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/executions/stores/memory.js';
+import { keyLifecycle } from '../../src/issuer.js';
+import { KeyRing } from '../../src/keys/ring.js';
 import { describeBackendConformance } from './conformance.js';
 
 const logger = pino({ level: 'silent' });
@@ -23,24 +26,30 @@ describeBackendConformance({
 });
 
 describe('file backend', () => {
-  it('creates the first key on start, as PKCS#8 PEM with mode 0600 in a 0700 directory', async () => {
+  it('opening creates nothing; the lifecycle makes the first key, as PKCS#8 PEM with mode 0600 in a 0700 directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-file-'));
     const keys = join(dir, 'keys');
     const config = loadConfig({ env: {}, overrides: { data_dir: dir } });
-    const backend = (await createBackend({
-      uri: `file://${keys}`,
-      alg: 'ES256',
-      config,
-      logger,
-    })) as FileBackend;
+    const start = async () => {
+      const backend = await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger });
+      expect(await backend.listKeys()).toHaveLength(starts === 0 ? 0 : 1);
+      const ring = new KeyRing(backend, { logger });
+      await keyLifecycle(config, store, ring, logger).start();
+      starts++;
+      return ring;
+    };
+    const store = new MemoryStore();
+    let starts = 0;
+    const first = await start();
     const names = await readdir(keys);
     expect(names).toHaveLength(1);
     expect((await stat(join(keys, names[0]!))).mode & 0o777).toBe(0o600);
     expect((await stat(keys)).mode & 0o777).toBe(0o700);
+    expect(first.signingKey().backendKey.ref).toBe(names[0]);
     // Started again, it reuses the key instead of making another.
-    await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger });
-    expect(await readdir(keys)).toHaveLength(1);
-    expect((await backend.listKeys())[0]!.ref).toBe(names[0]);
+    const again = await start();
+    expect(await readdir(keys)).toEqual(names);
+    expect(again.signingKey().kid).toBe(first.signingKey().kid);
     await rm(dir, { recursive: true, force: true });
   });
 

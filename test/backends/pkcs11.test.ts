@@ -11,9 +11,12 @@ import {
 import { findObjects } from '../../backends/pkcs11/objects.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWfidError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/executions/stores/memory.js';
+import { keyLifecycle } from '../../src/issuer.js';
 import type { JwsAlg } from '../../src/jws/algorithms.js';
 import { verifySignature } from '../../src/jws/compact.js';
 import type { BackendKey } from '../../src/keys/backend.js';
+import { KeyRing } from '../../src/keys/ring.js';
 import { type SoftHsm, startSoftHsm } from '../peers/softhsm.js';
 import { describeBackendConformance } from './conformance.js';
 
@@ -49,20 +52,32 @@ interface OpenOptions {
   logger?: pino.Logger;
 }
 
-/** The backend as the issuer opens it: from a key URI and config loaded from env. */
+/**
+ * The backend as the issuer opens it, from a key URI and config loaded from env, followed by
+ * the key lifecycle's first step as `wfid serve` takes it: that (not opening) makes the first
+ * key pair when `keys.create` allows, or refuses an empty token when it does not.
+ */
 async function open(options: OpenOptions = {}): Promise<Pkcs11Backend> {
   const token = options.token ?? TOKEN;
-  const env = { WFID_PKCS11_PIN: hsm.token(token).pin, ...options.env };
-  const config = loadConfig({ env, overrides: options.overrides });
   const uri =
     options.uri ??
     hsm.uri(token, options.object ?? `ring-${randomBytes(4).toString('hex')}`, options.query);
-  return (await createBackend({
+  const env = { WFID_PKCS11_PIN: hsm.token(token).pin, WFID_KEYS: uri, ...options.env };
+  const config = loadConfig({ env, overrides: options.overrides });
+  const backend = (await createBackend({
     uri,
     alg: options.alg ?? 'ES256',
     config,
-    logger,
+    logger: options.logger ?? logger,
   })) as Pkcs11Backend;
+  const ring = new KeyRing(backend, { logger });
+  await keyLifecycle(config, new MemoryStore(), ring, logger)
+    .start()
+    .catch(async (err: unknown) => {
+      await backend.close();
+      throw err;
+    });
+  return backend;
 }
 
 async function openError(options: OpenOptions): Promise<unknown> {
@@ -222,7 +237,7 @@ describe('pkcs11 backend on SoftHSM2', () => {
     await backend.close();
   });
 
-  it('uses a key pair made outside the issuer (pkcs11-tool), with create_keys off', async () => {
+  it('uses a key pair made outside the issuer (pkcs11-tool), with keys.create never', async () => {
     const object = `team-${randomBytes(3).toString('hex')}`;
     await hsm.tool(TOKEN, [
       '--keypairgen',
@@ -233,8 +248,8 @@ describe('pkcs11 backend on SoftHSM2', () => {
       '--id',
       'a1b2',
     ]);
-    const backend = await open({ object, env: { WFID_PKCS11_CREATE_KEYS: 'false' } });
-    expect(backend.createKey).toBeUndefined();
+    const backend = await open({ object, env: { WFID_KEYS_CREATE: 'never' } });
+    expect(await backend.listKeys()).toHaveLength(1);
     const [key] = await backend.listKeys();
     expect(key).toMatchObject({ ref: 'a1b2', alg: 'ES256', enabled: true });
     // No creation time in a foreign CKA_ID: the epoch, so issuer-made versions count as newer.
@@ -294,12 +309,13 @@ describe('pkcs11 backend start-up errors', () => {
     expect(isWfidError(error, 'ERR_CONFIG')).toBe(true);
   });
 
-  it('a missing object is ERR_CONFIG when the issuer may not create keys', async () => {
+  it('a missing object is ERR_CONFIG when the issuer may not create keys (the old pkcs11.create_keys: false too)', async () => {
     const error = await openError({
       object: 'nobody-made-this',
       env: { WFID_PKCS11_CREATE_KEYS: 'false' },
     });
     expect(isWfidError(error, 'ERR_CONFIG')).toBe(true);
+    expect((error as Error).message).toContain('keys.create is never');
   });
 
   it('no PIN at all is ERR_CONFIG', async () => {

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../backends/file/index.js';
 import type { ExecutionStore } from '../../src/executions/store.js';
 import { openStore } from '../../src/executions/stores/open.js';
+import { KeyLifecycle } from '../../src/keys/lifecycle.js';
 import { KeyRing } from '../../src/keys/ring.js';
-import { RotationPolicy, Rotator } from '../../src/keys/rotation.js';
 import { type PostgresPeer, startPostgres } from '../peers/postgres.js';
 import { type RedisPeer, startRedis } from '../peers/redis.js';
 
@@ -48,43 +48,43 @@ for (const [kind, urlOf] of Object.entries(STORES)) {
       let now = Date.UTC(2026, 0, 1);
       const clock = () => now;
       const stores: ExecutionStore[] = [];
-      const replicas = [];
+      const replicas: { ring: KeyRing; lifecycle: KeyLifecycle }[] = [];
       for (let index = 0; index < REPLICAS; index++) {
         const store = await openStore(url);
         stores.push(store);
         const backend = new FileBackend(dir, 'ES256');
-        const policy = new RotationPolicy({
+        const ring = new KeyRing(backend, { logger });
+        const lifecycle = new KeyLifecycle({
+          ring,
           store: store.keyStates,
-          backend,
           times: { prepublishMs: DAY, retainMs: 3_600_000 },
+          everyMs: 10 * DAY,
+          create: 'always',
           disableRetired: false,
           holder: `${kind}-${index}`,
           leaseMs: 60_000,
           logger,
           now: clock,
         });
-        const ring = new KeyRing(backend, { logger, policy });
-        const rotator = new Rotator({
-          ring,
-          policy,
-          everyMs: 10 * DAY,
-          prepublishMs: DAY,
-          logger,
-          now: clock,
-        });
-        replicas.push({ ring, rotator });
+        replicas.push({ ring, lifecycle });
       }
       // Every replica's backend tick and store follow at the same moment, as their timers do.
       const everyoneAtOnce = () =>
         Promise.all(
-          replicas.flatMap(({ rotator }) => [rotator.tick(), rotator.follow(), rotator.tick()]),
+          replicas.flatMap(({ lifecycle }) => [
+            lifecycle.tick(),
+            lifecycle.follow(),
+            lifecycle.tick(),
+          ]),
         );
       // Then each lists the backend and reads the states once more (a follower may have read them just before
       // the leader wrote its step).
       const settle = async () => {
-        for (const { rotator } of replicas) await rotator.tick();
+        for (const { lifecycle } of replicas) await lifecycle.tick();
       };
       try {
+        // All start at once on an empty key directory: one of them makes the first key.
+        await Promise.all(replicas.map(({ lifecycle }) => lifecycle.start()));
         await everyoneAtOnce();
         await settle();
         const first = replicas.map(({ ring }) => ring.signingKey().kid);

@@ -380,3 +380,52 @@ describe('issuer', () => {
     );
   });
 });
+
+describe('keys.create', () => {
+  it('is always by default, for every backend, and an explicit value wins over the old names', () => {
+    expect(loadConfig({ env: {} }).keys.create).toBe('always');
+    expect(loadConfig({ env: { WFID_KEYS_CREATE: 'first' } }).keys.create).toBe('first');
+    const refused = (() => {
+      try {
+        return loadConfig({ env: { WFID_KEYS_CREATE: 'sometimes' } });
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    expect(refused).toMatchObject({ code: 'ERR_CONFIG' });
+    expect((refused as Error).message).toContain('keys.create (WFID_KEYS_CREATE)');
+  });
+
+  it('reads pkcs11.create_keys and aws_kms.create_key for their own backend, with one deprecation line each', () => {
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const pkcs11 = { WFID_KEYS: 'pkcs11:token=t;object=o', WFID_PKCS11_CREATE_KEYS: 'false' };
+      expect(loadConfig({ env: pkcs11 }).keys.create).toBe('never');
+      expect(loadConfig({ env: { ...pkcs11, WFID_KEYS_CREATE: 'first' } }).keys.create).toBe(
+        'first',
+      );
+      const aws = { WFID_KEYS: 'awskms:///alias/wfid', WFID_AWS_KMS_CREATE_KEY: 'true' };
+      expect(loadConfig({ env: aws }).keys.create).toBe('always');
+      // Another backend's old name changes nothing.
+      expect(
+        loadConfig({ env: { WFID_KEYS: 'file:///k', WFID_PKCS11_CREATE_KEYS: 'false' } }).keys
+          .create,
+      ).toBe('always');
+    } finally {
+      process.stderr.write = write;
+    }
+    const pkcs11Line =
+      'wfid: WFID_PKCS11_CREATE_KEYS is deprecated; use keys.create (never | first | always)\n';
+    expect(lines).toEqual([
+      pkcs11Line,
+      pkcs11Line,
+      'wfid: WFID_AWS_KMS_CREATE_KEY is deprecated; use keys.create (never | first | always)\n',
+      pkcs11Line,
+    ]);
+  });
+});

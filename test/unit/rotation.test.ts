@@ -7,10 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileBackend } from '../../backends/file/index.js';
 import { MemoryKeyStateStore } from '../../src/executions/stores/memory.js';
 import { verifySignature } from '../../src/jws/compact.js';
+import { KeyLifecycle } from '../../src/keys/lifecycle.js';
 import { activateKey, retireKey } from '../../src/keys/operations.js';
+import { planKeyStates } from '../../src/keys/plan.js';
 import { KeyRing } from '../../src/keys/ring.js';
-import { RotationPolicy, Rotator } from '../../src/keys/rotation.js';
-import { planKeyStates } from '../../src/keys/rotation-plan.js';
 
 const DAY = 86_400_000;
 const logger = pino({ level: 'silent' });
@@ -140,37 +140,31 @@ describe('rotation with the file backend and a controllable clock', () => {
 
   function replica(store: MemoryKeyStateStore, name: string, everyMs?: number) {
     const backend = new FileBackend(dir, 'ES256');
-    const policy = new RotationPolicy({
+    const ring = new KeyRing(backend, { logger });
+    const lifecycle = new KeyLifecycle({
+      ring,
       store,
-      backend,
       times,
+      everyMs,
+      create: 'always',
       disableRetired: true,
       holder: name,
       leaseMs: 60_000,
       logger,
       now: clock,
     });
-    const ring = new KeyRing(backend, { logger, policy });
-    const rotator = new Rotator({
-      ring,
-      policy,
-      everyMs,
-      prepublishMs: times.prepublishMs,
-      logger,
-      now: clock,
-    });
-    return { backend, policy, ring, rotator };
+    return { backend, lifecycle, ring };
   }
 
   const publishedKids = (ring: KeyRing) => ring.publishedKeys().map((key) => key.kid);
 
   it('rotates every 30 days: prepared a day ahead, old tokens verify until retirement', async () => {
     const store = new MemoryKeyStateStore();
-    const { ring, rotator } = replica(store, 'r1', 30 * DAY);
+    const { ring, lifecycle } = replica(store, 'r1', 30 * DAY);
     const firstSeen = new Map<string, number>();
     const firstSigned = new Map<string, number>();
     const tick = async () => {
-      await rotator.tick();
+      await lifecycle.tick();
       for (const kid of publishedKids(ring)) if (!firstSeen.has(kid)) firstSeen.set(kid, now);
       const key = ring.signingKey();
       if (!firstSigned.has(key.kid)) firstSigned.set(key.kid, now);
@@ -210,26 +204,26 @@ describe('rotation with the file backend and a controllable clock', () => {
 
   it('picks up a version made outside: pending first, active after the lead time', async () => {
     const store = new MemoryKeyStateStore();
-    const { ring, rotator } = replica(store, 'r1');
-    await rotator.tick();
+    const { ring, lifecycle } = replica(store, 'r1');
+    await lifecycle.tick();
     const original = ring.signingKey().kid;
     now += 1000;
     await new FileBackend(dir, 'ES256').createKey(); // the security team adds a version
-    await rotator.tick();
+    await lifecycle.tick();
     expect(ring.publishedKeys()).toHaveLength(2);
     expect(ring.signingKey().kid).toBe(original);
     now += DAY;
-    await rotator.tick();
+    await lifecycle.tick();
     expect(ring.signingKey().kid).not.toBe(original);
   });
 
   it('emergency retire: the key leaves the JWKS at once and another activates', async () => {
     const store = new MemoryKeyStateStore();
-    const { ring, rotator } = replica(store, 'r1');
-    await rotator.tick();
+    const { ring, lifecycle } = replica(store, 'r1');
+    await lifecycle.tick();
     const compromised = ring.signingKey().kid;
     await retireKey(store, compromised, { now: true, at: now });
-    await rotator.tick(); // no usable key left: a new one is made and activates at once
+    await lifecycle.tick(); // no usable key left: a new one is made and activates at once
     expect(publishedKids(ring)).not.toContain(compromised);
     expect(ring.signingKey().kid).not.toBe(compromised);
     expect(ring.publishedKeys()).toHaveLength(1);
@@ -237,17 +231,17 @@ describe('rotation with the file backend and a controllable clock', () => {
 
   it('activate refuses a key published for less than the lead time unless forced', async () => {
     const store = new MemoryKeyStateStore();
-    const { ring, rotator, backend } = replica(store, 'r1');
-    await rotator.tick();
+    const { ring, lifecycle, backend } = replica(store, 'r1');
+    await lifecycle.tick();
     now += 1000;
     await backend.createKey();
-    await rotator.tick();
+    await lifecycle.tick();
     const pending = ring.publishedKeys().find((key) => key.kid !== ring.signingKey().kid)!;
     await expect(
       activateKey(store, pending.kid, { prepublishMs: DAY, force: false, at: now }),
     ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
     await activateKey(store, pending.kid, { prepublishMs: DAY, force: true, at: now });
-    await rotator.tick();
+    await lifecycle.tick();
     expect(ring.signingKey().kid).toBe(pending.kid);
   });
 
@@ -255,28 +249,28 @@ describe('rotation with the file backend and a controllable clock', () => {
     const store = new MemoryKeyStateStore();
     const a = replica(store, 'a', 30 * DAY);
     const b = replica(store, 'b', 30 * DAY);
-    await a.rotator.tick();
-    await b.rotator.tick();
-    expect(a.policy.leader).toBe(true);
-    expect(b.policy.leader).toBe(false);
+    await a.lifecycle.tick();
+    await b.lifecycle.tick();
+    expect(a.lifecycle.leader).toBe(true);
+    expect(b.lifecycle.leader).toBe(false);
     expect(b.ring.signingKey().kid).toBe(a.ring.signingKey().kid);
     expect(await new FileBackend(dir, 'ES256').listKeys()).toHaveLength(1);
     // The leader goes away: its lease is released and the follower takes over.
-    await a.policy.release();
-    await b.rotator.tick();
-    expect(b.policy.leader).toBe(true);
+    await a.lifecycle.release();
+    await b.lifecycle.tick();
+    expect(b.lifecycle.leader).toBe(true);
   });
 
   it('a restart between creating a version and recording it keeps exactly one active key', async () => {
     const store = new MemoryKeyStateStore();
     const before = replica(store, 'r1', 30 * DAY);
-    await before.rotator.tick();
+    await before.lifecycle.tick();
     const active = before.ring.signingKey().kid;
     await before.backend.createKey(); // the process dies right after this call
     now += 5000;
     const after = replica(store, 'r1-restarted', 30 * DAY);
-    await before.policy.release();
-    await after.rotator.tick();
+    await before.lifecycle.release();
+    await after.lifecycle.tick();
     const states = await store.listKeyStates();
     expect(
       states.filter((record) => record.state === 'active').map((record) => record.kid),
@@ -285,5 +279,77 @@ describe('rotation with the file backend and a controllable clock', () => {
       state: 'pending',
       publishedAt: now,
     });
+  });
+});
+
+describe('keys.create: which versions the lifecycle makes itself', () => {
+  let dir: string;
+  let now: number;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wfid-create-'));
+    now = Date.UTC(2026, 0, 1);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  function lifecycleWith(create: 'never' | 'first' | 'always') {
+    const backend = new FileBackend(dir, 'ES256');
+    const ring = new KeyRing(backend, { logger });
+    const store = new MemoryKeyStateStore();
+    const lifecycle = new KeyLifecycle({
+      ring,
+      store,
+      times,
+      everyMs: 30 * DAY,
+      create,
+      disableRetired: false,
+      holder: create,
+      leaseMs: 60_000,
+      logger,
+      now: () => now,
+    });
+    return { backend, ring, store, lifecycle };
+  }
+  const versions = async () => (await new FileBackend(dir, 'ES256').listKeys()).length;
+
+  it('never: refuses to start on an empty backend, signs with a version made outside, makes none at rotation', async () => {
+    const { backend, ring, lifecycle } = lifecycleWith('never');
+    const error = await lifecycle.start().catch((err) => err);
+    expect(error).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(error.message).toContain('keys.create is never');
+    expect(await versions()).toBe(0);
+    await backend.createKey(); // the security team's version
+    await lifecycle.start();
+    const team = ring.signingKey().kid;
+    now += 40 * DAY;
+    await lifecycle.tick();
+    expect(await versions()).toBe(1);
+    expect(ring.signingKey().kid).toBe(team);
+  });
+
+  it('first: makes the first version and a replacement when none is usable, none at rotation', async () => {
+    const { ring, store, lifecycle } = lifecycleWith('first');
+    await lifecycle.start();
+    expect(await versions()).toBe(1);
+    const first = ring.signingKey().kid;
+    now += 40 * DAY;
+    await lifecycle.tick();
+    expect(await versions()).toBe(1);
+    await retireKey(store, first, { now: true, at: now }); // compromise: nothing usable is left
+    await lifecycle.tick();
+    expect(await versions()).toBe(2);
+    expect(ring.signingKey().kid).not.toBe(first);
+  });
+
+  it('always: also prepares each rotation next version a lead time ahead', async () => {
+    const { ring, lifecycle } = lifecycleWith('always');
+    await lifecycle.start();
+    const first = ring.signingKey().kid;
+    now += 29 * DAY;
+    await lifecycle.tick();
+    expect(await versions()).toBe(2);
+    expect(ring.signingKey().kid).toBe(first);
+    now += DAY;
+    await lifecycle.tick();
+    expect(ring.signingKey().kid).not.toBe(first);
   });
 });

@@ -3,16 +3,17 @@ import type { Command } from 'commander';
 import { auditedKeyStates } from '../../audit/key-states.js';
 import type { Config } from '../../config/schema.js';
 import { WfidError } from '../../errors.js';
-import type { ExecutionStore, KeyStateStore } from '../../executions/store.js';
+import type { ExecutionStore } from '../../executions/store.js';
 import { openStore } from '../../executions/stores/open.js';
-import { auditTrail, rotationPolicy } from '../../issuer.js';
+import { auditTrail, keyLifecycle } from '../../issuer.js';
 import { toPublicJwk } from '../../jws/jwk.js';
 import type { KeyBackend } from '../../keys/backend.js';
+import type { KeyLifecycle } from '../../keys/lifecycle.js';
 import { openBackend } from '../../keys/open.js';
 import { activateKey, retireKey } from '../../keys/operations.js';
+import { scheduleOf } from '../../keys/plan.js';
 import { KeyRing } from '../../keys/ring.js';
-import type { RotationPolicy } from '../../keys/rotation.js';
-import { scheduleOf } from '../../keys/rotation-plan.js';
+import type { KeyStateStore } from '../../keys/states.js';
 import { cliLogger, configOf, issuerUrl, print, withoutSecrets } from '../common.js';
 
 interface Opened {
@@ -21,7 +22,7 @@ interface Opened {
   /** The store's key states, recording operator changes in the audit trail. */
   keyStates: KeyStateStore;
   ring: KeyRing;
-  policy: RotationPolicy;
+  lifecycle: KeyLifecycle;
   close(): Promise<void>;
 }
 
@@ -36,29 +37,27 @@ async function open(command: Command): Promise<Opened> {
     `wfid: keys of ${withoutSecrets(config.keys.uri)} (store ${withoutSecrets(config.store)}, issuer ${config.issuer})\n`,
   );
   const store = await openStore(config.store);
-  const backend = await openBackend(config, cliLogger, { makeFirstKey: false }).catch(
-    async (err: unknown) => {
-      await store.close();
-      throw err;
-    },
-  );
+  const backend = await openBackend(config, cliLogger).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   await refuseAnotherBackend(config, store, backend).catch(async (err: unknown) => {
     await backend.close?.();
     await store.close();
     throw err;
   });
   const audit = auditTrail(config, store, cliLogger);
-  const policy = rotationPolicy(config, store, backend, cliLogger, audit);
-  const ring = new KeyRing(backend, { logger: cliLogger, policy });
-  await ring.refresh();
+  const ring = new KeyRing(backend, { logger: cliLogger });
+  const lifecycle = keyLifecycle(config, store, ring, cliLogger, { audit, create: 'never' });
+  await lifecycle.tick();
   const close = async () => {
-    await policy.release();
+    await lifecycle.release();
     await ring.close();
     await audit.close();
     await store.close();
   };
   const keyStates = auditedKeyStates(store.keyStates, audit);
-  return { config, store, keyStates, ring, policy, close };
+  return { config, store, keyStates, ring, lifecycle, close };
 }
 
 /**
@@ -113,13 +112,13 @@ export function keysCommands(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const { config, ring, policy, close } = await open(command);
+      const { config, ring, lifecycle, close } = await open(command);
       const times = {
         prepublishMs: config.rotation.prepublish,
         retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
       };
       const rows = ring.allKeys().map((key) => {
-        const record = policy.records.get(key.kid);
+        const record = lifecycle.records.get(key.kid);
         const schedule = record ? scheduleOf(record, times) : {};
         return {
           kid: key.kid,
@@ -170,20 +169,24 @@ export function keysCommands(program: Command): void {
       'prepare a new key version now; a running issuer publishes it at its next key refresh (keys.refresh) and it signs rotation.prepublish later',
     )
     .action(async (_options, command: Command) => {
-      const { config, ring, policy, close } = await open(command);
-      if (!ring.backend.createKey) {
+      const { config, ring, lifecycle, close } = await open(command);
+      let created: Awaited<ReturnType<KeyLifecycle['createVersion']>>;
+      try {
+        if (config.keys.create === 'never') {
+          throw new WfidError(
+            'ERR_CONFIG',
+            `keys.create is never: the issuer makes no key versions in ${withoutSecrets(config.keys.uri)}; the security team adds them`,
+          );
+        }
+        created = await lifecycle.createVersion();
+      } catch (err) {
         await close();
-        throw new WfidError(
-          'ERR_CONFIG',
-          `the ${ring.backend.kind} backend does not create keys here; the security team adds versions`,
-        );
+        throw err;
       }
-      const created = await ring.backend.createKey();
-      await ring.refresh();
       const key = ring.allKeys().find((item) => item.backendKey.ref === created.ref);
       // Recorded here only when no issuer holds the rotation lease (none is running); a running
       // issuer records and publishes the version when it next lists the backend.
-      const state = (key && policy.records.get(key.kid)?.state) ?? 'unrecorded';
+      const state = (key && lifecycle.records.get(key.kid)?.state) ?? 'unrecorded';
       await close();
       const refreshS = config.keys.refresh / 1000;
       const prepublishS = config.rotation.prepublish / 1000;
@@ -206,9 +209,9 @@ export function keysCommands(program: Command): void {
     .description('make a pending key the signing key now')
     .option('--force', 'even before it has been published for rotation.prepublish')
     .action(async (kid: string, options: { force?: boolean }, command: Command) => {
-      const { config, keyStates, ring, policy, close } = await open(command);
+      const { config, keyStates, ring, lifecycle, close } = await open(command);
       try {
-        if (ring.allKeys().some((key) => key.kid === kid) && !policy.records.has(kid)) {
+        if (ring.allKeys().some((key) => key.kid === kid) && !lifecycle.records.has(kid)) {
           throw new WfidError(
             'ERR_KEY_NOT_FOUND',
             `key ${kid} is in the backend but the running issuer has not recorded it yet; it does at its next key refresh, within ${config.keys.refresh / 1000} s (keys.refresh): try again then`,
@@ -231,12 +234,12 @@ export function keysCommands(program: Command): void {
     .option('--now', 'remove it from the JWKS immediately: tokens it signed stop verifying')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (kid: string, options: { now?: boolean; yes?: boolean }, command: Command) => {
-      const { keyStates, ring, close } = await open(command);
+      const { keyStates, lifecycle, close } = await open(command);
       try {
         if (options.now) await confirm(kid, options.yes);
         const retired = await retireKey(keyStates, kid, { now: options.now ?? false });
         // Holding the lease (no server running), take the next step now: another key activates.
-        await ring.refresh();
+        await lifecycle.tick();
         print(retired);
       } finally {
         await close();

@@ -1,10 +1,9 @@
 import { MemoryAuditStore } from '../../audit/stores/memory.js';
+import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
-  KeyStateRecord,
-  KeyStateStore,
   NewRequestToken,
   StatusListInfo,
   StatusListStore,

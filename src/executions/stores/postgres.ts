@@ -1,12 +1,11 @@
 import type { DatabaseError as PgDatabaseError, Pool, PoolClient, QueryResultRow } from 'pg';
 import { POSTGRES_AUDIT_MIGRATION, PostgresAuditStore } from '../../audit/stores/postgres.js';
 import { WfidError } from '../../errors.js';
+import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import type {
   ExecutionStore,
-  KeyStateRecord,
-  KeyStateStore,
   NewRequestToken,
   StatusListStore,
   StoredRequestToken,

@@ -1,12 +1,11 @@
 import type { Redis as RedisClient } from 'ioredis';
 import { RedisAuditStore } from '../../audit/stores/redis.js';
 import { WfidError } from '../../errors.js';
+import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
-  KeyStateRecord,
-  KeyStateStore,
   NewRequestToken,
   StatusListStore,
   StoredRequestToken,

@@ -3,13 +3,12 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../audit/stores/sqlite.js';
 import { WfidError } from '../../errors.js';
+import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import { DEFAULT_ENGINE } from '../engine.js';
 import type { EndStatus, ExecutionRecord } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
-  KeyStateRecord,
-  KeyStateStore,
   NewRequestToken,
   RequestTokenLookup,
   RunningEntry,

@@ -1,4 +1,18 @@
-import type { KeyStateRecord } from '../executions/store.js';
+import type { KeyStateRecord } from './states.js';
+
+/*
+ * The key lifecycle's decisions, pure: the one file where a key is chosen. Which versions the
+ * JWKS publishes and which one signs (`chooseKeys`), how the stored states advance
+ * (`planKeyStates`), and when a new version is due (`versionDue`). lifecycle.ts carries them out.
+ */
+
+/**
+ * `keys.create`: which versions the issuer makes itself. `never`: none (the security team makes
+ * every version); `first`: one when the backend holds no usable version (first start, or after
+ * an emergency retire left none); `always`: that, and the next version of every rotation.
+ */
+export const KEY_CREATION = ['never', 'first', 'always'] as const;
+export type KeyCreation = (typeof KEY_CREATION)[number];
 
 /** What the plan needs to know of one backend version. */
 export interface VersionView {
@@ -128,4 +142,65 @@ function dropUndefined(record: KeyStateRecord): KeyStateRecord {
   return Object.fromEntries(
     Object.entries(record).filter(([, value]) => value !== undefined),
   ) as unknown as KeyStateRecord;
+}
+
+/** A backend version as the choice needs it (a ring key). */
+export interface Choosable {
+  kid: string;
+  backendKey: { enabled: boolean; createdAt: Date };
+}
+
+const PUBLISHED_STATES = new Set(['pending', 'active', 'retiring']);
+
+/**
+ * Which versions the JWKS publishes and which one signs, newest first. Without stored states
+ * (a ring used on its own: tests, bench) every enabled version is published and the newest
+ * signs. With them, a version the lifecycle has not recorded yet is published (early
+ * publication is harmless) but never signs; the one recorded active signs.
+ */
+export function chooseKeys<K extends Choosable>(
+  keys: Iterable<K>,
+  states?: ReadonlyMap<string, KeyStateRecord>,
+): { published: K[]; active?: K } {
+  const published = [...keys]
+    .filter(
+      (key) =>
+        key.backendKey.enabled &&
+        (!states || PUBLISHED_STATES.has(states.get(key.kid)?.state ?? 'pending')),
+    )
+    .sort((a, b) => b.backendKey.createdAt.getTime() - a.backendKey.createdAt.getTime());
+  const active = states
+    ? published.find((key) => states.get(key.kid)?.state === 'active')
+    : published[0];
+  return { published, active };
+}
+
+/**
+ * Whether a new version is due, from the stored states: `first` when nothing can sign or is
+ * about to (no active, pending or retiring version), `rotation` when the active version will
+ * have served `every` one lead time from now and no successor is pending.
+ */
+export function versionDue(
+  states: Iterable<KeyStateRecord>,
+  times: { now: number; everyMs?: number; prepublishMs: number },
+): 'first' | 'rotation' | undefined {
+  const records = [...states];
+  const active = records.find((record) => record.state === 'active');
+  if (!active) {
+    const coming = records.some(
+      (record) => record.state === 'pending' || record.state === 'retiring',
+    );
+    return coming ? undefined : 'first';
+  }
+  if (times.everyMs === undefined || records.some((record) => record.state === 'pending'))
+    return undefined;
+  const servedEnough =
+    times.now >= (active.activatedAt ?? active.publishedAt) + times.everyMs - times.prepublishMs;
+  return servedEnough ? 'rotation' : undefined;
+}
+
+/** Whether `create` lets the issuer make the version that is due. */
+export function mayCreate(create: KeyCreation, due: 'first' | 'rotation' | undefined): boolean {
+  if (!due || create === 'never') return false;
+  return due === 'first' || create === 'always';
 }
