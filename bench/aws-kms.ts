@@ -31,7 +31,8 @@ export async function benchAwsKms(): Promise<Record<string, number>> {
       // Straight to LocalStack, as the raw baseline is (not through the peer's outage relay).
       uri: `awskms://127.0.0.1:${localstack.directPort}/${key.arn}`,
       alg: 'ES256',
-      config: loadConfig({ env: {}, overrides: { 'aws_kms.discovery': 'none' } }),
+      section: loadConfig({ env: {}, overrides: { 'aws_kms.discovery': 'none' } }).aws_kms,
+      create: 'never',
       logger: pino({ level: 'silent' }),
     })) as AwsKmsBackend;
     const ring = new KeyRing(backend, { logger: pino({ level: 'silent' }) });

@@ -28,7 +28,8 @@ export async function benchPkcs11(): Promise<Record<string, number>> {
   const backend = (await createBackend({
     uri,
     alg: 'RS256',
-    config,
+    section: config.pkcs11,
+    create: config.keys.create,
     logger: pino({ level: 'silent' }),
   })) as Pkcs11Backend;
   // Opening makes no key (the issuer's key lifecycle does): the bench makes its one key pair.

@@ -6,7 +6,7 @@ import { ALGORITHMS, type JwsAlg, keyFitsAlg } from '../../src/jws/algorithms.js
 import { derToRaw } from '../../src/jws/ecdsa.js';
 import { publicKeyFromSpki } from '../../src/jws/jwk.js';
 import type { BackendFactory, BackendKey, KeyBackend } from '../../src/keys/backend.js';
-import { importSdk } from '../../src/keys/open.js';
+import { importOptional } from '../../src/optional-package.js';
 import { assertKeyFitsAlg, keySpecFor, SIGNING_ALGORITHM } from './algorithms.js';
 import { KmsApi, type KmsSdk } from './client.js';
 import type { AwsKmsConfig } from './config.js';
@@ -172,10 +172,15 @@ export class AwsKmsBackend implements KeyBackend {
   }
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory<AwsKmsConfig> = async ({
+  uri,
+  alg,
+  section,
+  create,
+  logger,
+}) => {
   const parsed = parseAwsKmsUri(uri);
-  const section = config.aws_kms;
-  const sdk = await importSdk<KmsSdk>('aws-kms', '@aws-sdk/client-kms');
+  const sdk = await importOptional<KmsSdk>('@aws-sdk/client-kms', 'the aws-kms backend');
   const api = new KmsApi(sdk, {
     region: section.region ?? parsed.region,
     endpoint: section.endpoint ?? parsed.endpoint,
@@ -189,7 +194,7 @@ export const createBackend: BackendFactory = async ({ uri, alg, config, logger }
   });
   const backend = new AwsKmsBackend(api, parsed, alg, section, logger);
   try {
-    await backend.open(config.keys.create !== 'never');
+    await backend.open(create !== 'never');
   } catch (err) {
     api.destroy();
     throw err;

@@ -154,7 +154,7 @@ export function keyDirectory(uri: string): string {
 }
 
 /** Opens the key directory; listing it checks every key file (permissions, alg). */
-export const createBackend: BackendFactory = async ({ uri, alg }) => {
+export const createBackend: BackendFactory<undefined> = async ({ uri, alg }) => {
   const backend = new FileBackend(keyDirectory(uri), alg);
   await backend.listKeys();
   return backend;

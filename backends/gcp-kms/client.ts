@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import type { CallOptions } from 'google-gax';
 import { WfidError } from '../../src/errors.js';
-import { importSdk } from '../../src/keys/open.js';
+import { importOptional } from '../../src/optional-package.js';
 import type { GcpKmsConfig } from './config.js';
 
 export type { KeyManagementServiceClient };
@@ -14,7 +14,10 @@ export type { KeyManagementServiceClient };
  * plaintext gRPC with no credentials at all, allowed only to a loopback address.
  */
 export async function openKmsClient(config: GcpKmsConfig): Promise<KeyManagementServiceClient> {
-  const sdk = await importSdk<typeof import('@google-cloud/kms')>('gcp-kms', '@google-cloud/kms');
+  const sdk = await importOptional<typeof import('@google-cloud/kms')>(
+    '@google-cloud/kms',
+    'the gcp-kms backend',
+  );
   const Client =
     sdk.KeyManagementServiceClient ??
     (sdk as unknown as { default: typeof sdk }).default.KeyManagementServiceClient;

@@ -210,14 +210,14 @@ export class GcpKmsBackend implements KeyBackend {
   }
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory<GcpKmsConfig> = async ({
+  uri,
+  alg,
+  section,
+  logger,
+}) => {
   const key = parseKeyUri(uri);
-  const backend = new GcpKmsBackend(
-    await openKmsClient(config.gcp_kms),
-    key,
-    config.gcp_kms,
-    logger,
-  );
+  const backend = new GcpKmsBackend(await openKmsClient(section), key, section, logger);
   let listed: BackendKey[] = [];
   try {
     listed = await backend.listKeys();

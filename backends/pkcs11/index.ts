@@ -280,9 +280,13 @@ function signatureLength(key: BackendKey): number {
   return Math.ceil((key.publicKey.asymmetricKeyDetails?.modulusLength ?? 4096) / 8);
 }
 
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
+export const createBackend: BackendFactory<Pkcs11Config> = async ({
+  uri,
+  alg,
+  section: settings,
+  logger,
+}) => {
   const parsed = parsePkcs11Uri(uri);
-  const settings = config.pkcs11;
   const modulePath = parsed.modulePath ?? settings.module_path;
   if (!modulePath) {
     throw new WfidError(

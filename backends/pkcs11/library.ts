@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type * as Pkcs11 from 'pkcs11js';
 import { WfidError } from '../../src/errors.js';
-import { importSdk } from '../../src/keys/open.js';
+import { importOptional } from '../../src/optional-package.js';
 
 export type Pkcs11Sdk = typeof Pkcs11;
 export type Module = Pkcs11.PKCS11;
@@ -47,7 +47,10 @@ export async function releaseModule(path: string): Promise<void> {
 }
 
 async function load(path: string): Promise<Loaded> {
-  const imported = await importSdk<Pkcs11Sdk & { default?: Pkcs11Sdk }>('pkcs11', 'pkcs11js');
+  const imported = await importOptional<Pkcs11Sdk & { default?: Pkcs11Sdk }>(
+    'pkcs11js',
+    'the pkcs11 backend',
+  );
   const sdk = imported.default ?? imported;
   if (!existsSync(path)) {
     throw new WfidError(

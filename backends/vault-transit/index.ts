@@ -223,8 +223,8 @@ export function transitKeyName(uri: string): string {
 }
 
 /** Opens the Transit key and lists it once (authentication, mount, key type). */
-export const createBackend: BackendFactory = async ({ uri, alg, config, logger }) => {
-  const backend = openTransit({ uri, alg, vault: config.vault, env: process.env, logger });
+export const createBackend: BackendFactory<VaultConfig> = async ({ uri, alg, section, logger }) => {
+  const backend = openTransit({ uri, alg, vault: section, env: process.env, logger });
   await backend.listKeys();
   return backend;
 };

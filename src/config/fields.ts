@@ -3,8 +3,8 @@ import { parseDuration } from './duration.js';
 
 /*
  * Field types shared by the main schema and the backend sections. They live apart from
- * schema.ts because schema.ts imports every backends/<name>/config.ts: a backend section that
- * imported them from schema.ts would form an import cycle and fail at load time.
+ * schema.ts because schema.ts learns the sections from backends/registry.ts: a section that
+ * imported them from schema.ts would form an import cycle (refused by `npm run lint`).
  */
 
 /** A duration string (`20s`, `10m`, `30d`) validated and turned into milliseconds. */

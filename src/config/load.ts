@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { BACKEND_PLUGINS } from '../../backends/registry.js';
 import { WfidError } from '../errors.js';
 import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { checkFixedSubjectValues } from '../tokens/claims.js';
@@ -120,7 +121,12 @@ function warnDeprecated(raw: Record<string, unknown>, fromEnv: Map<string, strin
 }
 
 /** Config keys that hold secrets: accepted from env (WFID_…), never from the YAML file. */
-const SECRET_KEYS = ['pkcs11.pin', 'admin_token'];
+const SECRET_KEYS = [
+  'admin_token',
+  ...BACKEND_PLUGINS.flatMap((plugin) =>
+    'secrets' in plugin ? plugin.secrets.map((key) => `${plugin.section}.${key}`) : [],
+  ),
+];
 
 function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefined): void {
   for (const path of SECRET_KEYS) {

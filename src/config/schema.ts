@@ -1,8 +1,5 @@
 import { z } from 'zod';
-import { awsKmsConfig } from '../../backends/aws-kms/config.js';
-import { gcpKmsConfig } from '../../backends/gcp-kms/config.js';
-import { pkcs11Config } from '../../backends/pkcs11/config.js';
-import { vaultConfig } from '../../backends/vault-transit/config.js';
+import { BACKEND_PLUGINS } from '../../backends/registry.js';
 import { JWS_ALGS } from '../jws/algorithms.js';
 import { KEY_CREATION, type KeyCreation } from '../keys/plan.js';
 import { RESERVED_NAMES } from '../tokens/claims.js';
@@ -28,6 +25,21 @@ const engineToken = z
 
 /** A claim value fixed by an engine credential. */
 const fixedClaim = z.string().min(1).max(256);
+
+type Plugin = (typeof BACKEND_PLUGINS)[number];
+/** `{ aws_kms: <its schema>, … }`: every backend's section, as its plugin declares it. */
+type BackendSections = {
+  [P in Plugin as P extends { section: infer N extends string } ? N : never]: P extends {
+    schema: infer S;
+  }
+    ? S
+    : never;
+};
+const backendSections = Object.fromEntries(
+  BACKEND_PLUGINS.flatMap((plugin) =>
+    'section' in plugin ? [[plugin.section, plugin.schema]] : [],
+  ),
+) as BackendSections;
 
 export const configSchema = z
   .object({
@@ -163,11 +175,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Backend sections; each backend owns its schema in backends/<name>/config.ts. */
-    aws_kms: awsKmsConfig,
-    gcp_kms: gcpKmsConfig,
-    vault: vaultConfig,
-    pkcs11: pkcs11Config,
+    /** Backend sections, from backends/registry.ts; each backend owns its schema. */
+    ...backendSections,
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

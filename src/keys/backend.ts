@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
+import type { z } from 'zod';
 import type { JwsAlg } from '../jws/algorithms.js';
+import type { KeyCreation } from './plan.js';
 
 /**
  * One version of a signing key as a backend holds it. `publicKey` comes from the backend
@@ -41,14 +43,37 @@ export interface KeyBackend {
  * How the issuer opens a backend from its key URI; each backends/<name>/index.ts exports one.
  * It connects and validates what it finds, and never creates a key.
  */
-export type BackendFactory = (options: BackendOptions) => Promise<KeyBackend>;
+export type BackendFactory<Section = unknown> = (
+  options: BackendOptions<Section>,
+) => Promise<KeyBackend>;
 
-export interface BackendOptions {
+export interface BackendOptions<Section = unknown> {
   /** The key URI from config (`file://…`, `awskms://…`, …). */
   uri: string;
   /** Algorithm for keys the backend creates. */
   alg: JwsAlg;
-  /** The whole validated config, for backend sections (`aws_kms`, `vault`, …). */
-  config: import('../config/schema.js').Config;
+  /** The backend's own config section (`aws_kms`, `vault`, …), validated by its schema. */
+  section: Section;
+  /** `keys.create`, for what opening must check: a missing key is fine if the lifecycle may make it. */
+  create: KeyCreation;
   logger: import('pino').Logger;
+}
+
+/**
+ * What the issuer knows of a backend before loading it (backends/<name>/plugin.ts, listed in
+ * backends/registry.ts): its key URI scheme, its config section and which of its keys are
+ * secrets (read from the environment only, never from the YAML file), and how to open it. The
+ * opener loads the backend's code (and SDK) only when its URI is configured.
+ */
+export interface BackendPlugin<Section = unknown> {
+  /** Folder under backends/, and the `backend` label of logs and metrics. */
+  readonly name: string;
+  /** Key URI scheme with its colon: `awskms:`. */
+  readonly scheme: string;
+  /** Config section name and its schema; a backend without settings has none. */
+  readonly section?: string;
+  readonly schema?: z.ZodType<Section>;
+  /** Keys of the section that hold secrets: `pin` is `pkcs11.pin`, `WFID_PKCS11_PIN`. */
+  readonly secrets?: readonly string[];
+  open(options: BackendOptions<Section>): Promise<KeyBackend>;
 }

@@ -1,44 +1,34 @@
 import type { Logger } from 'pino';
+import { BACKEND_PLUGINS } from '../../backends/registry.js';
 import type { Config } from '../config/schema.js';
 import { WfidError } from '../errors.js';
-import { importOptional } from '../optional-package.js';
-import type { BackendFactory, KeyBackend } from './backend.js';
+import type { BackendPlugin, KeyBackend } from './backend.js';
 
-/** Key URI scheme → backend folder. Backends load on demand so unused SDKs are never imported. */
-const BACKENDS: Record<string, string> = {
-  'file:': 'file',
-  'awskms:': 'aws-kms',
-  'gcpkms:': 'gcp-kms',
-  'hashivault:': 'vault-transit',
-  'pkcs11:': 'pkcs11',
-};
-
-export function backendNameFor(uri: string): string {
+/** The backend a key URI names, by its scheme (backends/registry.ts). */
+export function pluginFor(uri: string): BackendPlugin {
   const scheme = /^[a-z0-9]+:/.exec(uri)?.[0] ?? '';
-  const name = BACKENDS[scheme];
-  if (!name) {
+  const plugin = BACKEND_PLUGINS.find((candidate) => candidate.scheme === scheme);
+  if (!plugin) {
     throw new WfidError(
       'ERR_CONFIG',
-      `keys: unknown key URI scheme in "${uri}" (expected one of ${Object.keys(BACKENDS).join(' ')})`,
+      `keys: unknown key URI scheme in "${uri}" (expected one of ${BACKEND_PLUGINS.map((candidate) => candidate.scheme).join(' ')})`,
     );
   }
-  return name;
+  return plugin as BackendPlugin;
 }
 
+/**
+ * Opens the backend of `keys.uri` with its own config section only. Its code (and SDK) loads
+ * here, on demand, so unused SDKs are never imported. Opening never makes a key.
+ */
 export async function openBackend(config: Config, logger: Logger): Promise<KeyBackend> {
-  const name = backendNameFor(config.keys.uri);
-  const module = (await import(`../../backends/${name}/index.js`)) as {
-    createBackend: BackendFactory;
-  };
-  return module.createBackend({
+  const plugin = pluginFor(config.keys.uri);
+  const sections = config as unknown as Record<string, unknown>;
+  return plugin.open({
     uri: config.keys.uri,
     alg: config.alg,
-    config,
-    logger: logger.child({ backend: name }),
+    section: plugin.section ? sections[plugin.section] : undefined,
+    create: config.keys.create,
+    logger: logger.child({ backend: plugin.name }),
   });
-}
-
-/** Loads a backend's SDK on demand (each backend calls this instead of a static import). */
-export function importSdk<T>(backend: string, pkg: string): Promise<T> {
-  return importOptional<T>(pkg, `the ${backend} backend`);
 }

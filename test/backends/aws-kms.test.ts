@@ -59,7 +59,13 @@ async function open(
   }: Record<string, unknown> & { firstKey?: boolean; create?: string } = {},
 ) {
   const config = configWith(section, create);
-  const backend = (await createBackend({ uri, alg, config, logger })) as AwsKmsBackend;
+  const backend = (await createBackend({
+    uri,
+    alg,
+    section: config.aws_kms,
+    create: config.keys.create,
+    logger,
+  })) as AwsKmsBackend;
   if (firstKey) {
     const ring = new KeyRing(backend, { logger });
     await keyLifecycle(config, new MemoryStore(), ring, logger).start();

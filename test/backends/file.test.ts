@@ -31,7 +31,13 @@ describe('file backend', () => {
     const keys = join(dir, 'keys');
     const config = loadConfig({ env: {}, overrides: { data_dir: dir } });
     const start = async () => {
-      const backend = await createBackend({ uri: `file://${keys}`, alg: 'ES256', config, logger });
+      const backend = await createBackend({
+        uri: `file://${keys}`,
+        alg: 'ES256',
+        section: undefined,
+        create: config.keys.create,
+        logger,
+      });
       expect(await backend.listKeys()).toHaveLength(starts === 0 ? 0 : 1);
       const ring = new KeyRing(backend, { logger });
       await keyLifecycle(config, store, ring, logger).start();

@@ -29,7 +29,13 @@ let key: BackendKey;
 
 async function openBackend(uri: string, env: Record<string, string> = {}) {
   const config = loadConfig({ env: { ...kms.env, ...FAST, WFID_KEYS: uri, ...env } });
-  return (await createBackend({ uri, alg: config.alg, config, logger: silent })) as GcpKmsBackend;
+  return (await createBackend({
+    uri,
+    alg: config.alg,
+    section: config.gcp_kms,
+    create: config.keys.create,
+    logger: silent,
+  })) as GcpKmsBackend;
 }
 
 async function signError(target = key, on = backend): Promise<unknown> {

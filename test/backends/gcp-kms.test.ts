@@ -37,7 +37,13 @@ afterAll(async () => {
 /** A backend through the real config path: the key URI plus WFID_GCP_KMS_* env of the peer. */
 async function openBackend(uri: string, env: Record<string, string> = {}, logger = silent) {
   const config = loadConfig({ env: { ...kms.env, WFID_KEYS: uri, ...env } });
-  return (await createBackend({ uri, alg: config.alg, config, logger })) as GcpKmsBackend;
+  return (await createBackend({
+    uri,
+    alg: config.alg,
+    section: config.gcp_kms,
+    create: config.keys.create,
+    logger,
+  })) as GcpKmsBackend;
 }
 
 describeBackendConformance({

@@ -67,7 +67,8 @@ async function open(options: OpenOptions = {}): Promise<Pkcs11Backend> {
   const backend = (await createBackend({
     uri,
     alg: options.alg ?? 'ES256',
-    config,
+    section: config.pkcs11,
+    create: config.keys.create,
     logger: options.logger ?? logger,
   })) as Pkcs11Backend;
   const ring = new KeyRing(backend, { logger });

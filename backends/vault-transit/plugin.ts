@@ -1,0 +1,11 @@
+import type { BackendPlugin } from '../../src/keys/backend.js';
+import { type VaultConfig, vaultConfig } from './config.js';
+
+/** `hashivault://<transit key>`: Vault / OpenBao Transit, config section `vault`. */
+export const vaultTransitPlugin = {
+  name: 'vault-transit',
+  scheme: 'hashivault:',
+  section: 'vault',
+  schema: vaultConfig,
+  open: async (options) => (await import('./index.js')).createBackend(options),
+} as const satisfies BackendPlugin<VaultConfig>;
