@@ -16,17 +16,22 @@ export function encodeHeader(header: JwsHeader): string {
 }
 
 /**
- * Builds `header.payload.signature` (RFC 7515 §7.1). No JWT library accepts an async remote
- * signer, so the issuer assembles the compact form itself and only asks for the signature.
- * The header comes pre-encoded: it is fixed per key and the hot path should not re-encode it.
+ * Builds `header.payload.signature` (RFC 7515 §7.1): the one builder of every compact JWS the
+ * issuer signs (tokens, status lists) and of the tests' and bench's. No JWT library accepts an
+ * async remote signer, so the issuer assembles the compact form itself and only asks for the
+ * signature. The header comes pre-encoded (it is fixed per key: the hot path should not
+ * re-encode it); the payload as an object, or as JSON text already serialised (the mint path
+ * serialises the parts fixed per execution once).
  */
 export async function signCompact(
   encodedHeader: string,
-  payload: object,
+  payload: object | string,
   sign: SignFunction,
 ): Promise<string> {
-  const signingInput = `${encodedHeader}.${base64url(JSON.stringify(payload))}`;
-  const signature = await sign(Buffer.from(signingInput, 'ascii'));
+  const json = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const signingInput = `${encodedHeader}.${base64url(json)}`;
+  // base64url text is ASCII: latin1 copies it byte for byte.
+  const signature = await sign(Buffer.from(signingInput, 'latin1'));
   return `${signingInput}.${base64url(signature)}`;
 }
 

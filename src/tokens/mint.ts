@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WfidError } from '../errors.js';
 import { type ExecutionRecord, isRunning } from '../executions/execution.js';
-import { base64url } from '../jws/base64url.js';
+import { signCompact } from '../jws/compact.js';
 import type { KeyRing } from '../keys/ring.js';
 import { compileSubject, executionClaims } from './claims.js';
 
@@ -91,10 +91,9 @@ export class TokenMinter {
     const payload = `${this.issuerJson}${this.executionJson(execution)},"aud":${JSON.stringify(audience)},"iat":${iat},"nbf":${iat - NOT_BEFORE_SKEW_S},"exp":${exp},"jti":"${jti}"}`;
     const ring = this.options.ring;
     const key = ring.signingKey();
-    const signingInput = `${key.encodedHeader}.${base64url(payload)}`;
-    const signature = await ring.sign(Buffer.from(signingInput, 'latin1'), key);
+    const value = await signCompact(key.encodedHeader, payload, (input) => ring.sign(input, key));
     key.tokensMinted?.inc();
-    return { value: `${signingInput}.${base64url(signature)}`, expiresAt: exp, jti, kid: key.kid };
+    return { value, expiresAt: exp, jti, kid: key.kid };
   }
 
   /**

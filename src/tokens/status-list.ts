@@ -3,7 +3,7 @@ import { deflate } from 'node:zlib';
 import { pastDeadline } from '../executions/execution.js';
 import type { StatusListInfo, StatusListStore } from '../executions/store.js';
 import { base64url } from '../jws/base64url.js';
-import { encodeHeader } from '../jws/compact.js';
+import { encodeHeader, signCompact } from '../jws/compact.js';
 import type { KeyRing } from '../keys/ring.js';
 import { encodeStatusBits } from './status-bits.js';
 
@@ -193,9 +193,8 @@ export class StatusListIssuer {
       ttl: this.ttlS,
       status_list: { bits: 1, lst: base64url(lst) },
     });
-    const signingInput = `${encodeHeader({ alg: key.backendKey.alg, kid: key.kid, typ: STATUS_LIST_TYP })}.${base64url(payload)}`;
-    const signature = await ring.sign(Buffer.from(signingInput, 'ascii'), key);
-    const token = `${signingInput}.${base64url(signature)}`;
+    const header = encodeHeader({ alg: key.backendKey.alg, kid: key.kid, typ: STATUS_LIST_TYP });
+    const token = await signCompact(header, payload, (input) => ring.sign(input, key));
     if (this.built.size >= MAX_BUILT_LISTS && !this.built.has(list)) {
       this.built.delete(this.built.keys().next().value!);
     }
