@@ -205,7 +205,7 @@ function fullClaims(issuer: string): Record<string, unknown> {
   };
 }
 
-// Run directly (`node dist/bench/verify.js`), print the figures as JSON.
+// Run directly (`node dist-bench/bench/verify.js`), print the figures as JSON.
 if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(await benchVerify()));
 }
