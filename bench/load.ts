@@ -1,10 +1,12 @@
 /** Processes under load: ports, readiness, CPU and memory from /proc, and one wrk run. */
 import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../test/peers/net.js';
+
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -34,15 +36,6 @@ export interface LoadShape {
   /** Connections, each on its own wrk thread when `threadPerConnection`. */
   connections?: number;
   threadPerConnection?: boolean;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 export async function waitFor(url: string, child: ChildProcess): Promise<void> {

@@ -12,6 +12,7 @@ import { ListAliasesCommand } from '@aws-sdk/client-kms';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startIssuer } from '../e2e/harness.js';
 import { startLocalStack } from '../peers/localstack.js';
+import { freePort } from '../peers/net.js';
 import { findBao, startOpenBao } from '../peers/openbao.js';
 import { startSoftHsm } from '../peers/softhsm.js';
 import { ROOT, runGuide } from './runner.js';
@@ -32,16 +33,6 @@ async function scratch(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wfid-docs-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** Runs a guide and fails with where it broke and what it printed. */

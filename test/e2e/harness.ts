@@ -6,10 +6,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { freePort, until } from '../peers/net.js';
+
+/** For the e2e and n8n tests that take them from here. */
+export { freePort, until };
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** tsx by absolute URL: the issuer runs with its data dir as cwd, where `tsx` would not resolve. */
@@ -56,26 +59,6 @@ export interface StartOptions {
   /** Wait until /readyz answers 200 (default true). */
   waitReady?: boolean;
   timeoutMs?: number;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Polls `check` every 200 ms until it holds, or fails after `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 let counter = 0;

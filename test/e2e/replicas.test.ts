@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../peers/net.js';
 import { startPostgres } from '../peers/postgres.js';
 import { startRedis } from '../peers/redis.js';
 import { type RunningIssuer, type StartedExecution, startIssuer } from './harness.js';
@@ -39,6 +40,13 @@ const STORES: Record<string, () => Promise<SharedStore>> = {
     };
   },
 };
+
+/** Whether /readyz answers `status`; an unreachable replica does not (yet). */
+const readyzIs = (replica: RunningIssuer, status: number) =>
+  replica.fetch('/readyz').then(
+    (response) => response.status === status,
+    () => false,
+  );
 
 /** The public URL both replicas share, as behind a load balancer; `iss` of every token. */
 const ISSUER = 'https://wfid.replicas.test';
@@ -149,7 +157,7 @@ for (const [name, startStore] of Object.entries(STORES)) {
 
       await store.crash();
       for (const replica of replicas) {
-        await waitFor(async () => (await replica.fetch('/readyz')).status === 503, 10_000);
+        await until(() => readyzIs(replica, 503), 10_000);
         // Publicly only ready or not per component; why goes to the log.
         expect(await (await replica.fetch('/readyz')).json()).toEqual({
           status: 'not_ready',
@@ -157,7 +165,7 @@ for (const [name, startStore] of Object.entries(STORES)) {
           store: { ready: false },
         });
         // The log arrives through the child's stdout pipe: wait for it rather than race it.
-        await waitFor(
+        await until(
           async () => /"component":"store","reason":"ERR_STORE_UNAVAILABLE/.test(replica.logs()),
           5_000,
         );
@@ -181,7 +189,7 @@ for (const [name, startStore] of Object.entries(STORES)) {
 
       await store.restart();
       for (const replica of replicas) {
-        await waitFor(async () => (await replica.fetch('/readyz')).status === 200, 30_000);
+        await until(() => readyzIs(replica, 200), 30_000);
       }
       loading = false;
       await Promise.all(workers);
@@ -210,12 +218,4 @@ for (const [name, startStore] of Object.entries(STORES)) {
       expect(statuses.get(200)).toBeGreaterThan(0);
     });
   });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }

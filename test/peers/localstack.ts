@@ -45,6 +45,7 @@ import {
   KMSClient,
   type Tag,
 } from '@aws-sdk/client-kms';
+import { freePort } from './net.js';
 
 export const LOCALSTACK_VERSION = process.env.WFID_LOCALSTACK_VERSION ?? '4.13.1';
 /** Static credentials LocalStack accepts; account 000000000000. */
@@ -289,15 +290,4 @@ function privateKeyDer(keySpec: KeySpec): string {
         ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
         : generateKeyPairSync('rsa', { modulusLength: Number(keySpec.slice(4)) || 2048 });
   return pair.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

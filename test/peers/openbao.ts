@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './net.js';
 
 export interface OpenBao {
   address: string;
@@ -209,18 +210,12 @@ export async function startOpenBao(options: { persistent?: boolean } = {}): Prom
   };
 }
 
-async function waitFor(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch((err) => (err instanceof OpenBaoError ? false : Promise.reject(err))))
-      return;
-    if (Date.now() > deadline) throw new Error(`OpenBao peer: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** Waits through OpenBao's refusals while it starts; any other error fails at once. */
+function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  return until(
+    () => check().catch((err) => (err instanceof OpenBaoError ? false : Promise.reject(err))),
+    { timeoutMs, what: `OpenBao peer: ${what}`, everyMs: 100 },
+  );
 }
 
 /** Two adjacent free ports on 127.0.0.1 (API and cluster listener). */

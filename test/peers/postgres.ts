@@ -6,12 +6,13 @@
  *
  *   const pg = await startPostgres();  pg.url  await pg.stop('immediate')  await pg.restart()
  */
+
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './net.js';
 
 export interface PostgresPeer {
   /** `postgres://postgres@127.0.0.1:<port>/wfid` */
@@ -141,16 +142,4 @@ function serverUser(): { uid: number; gid: number } | undefined {
       'postgres peer: running as root and user wfidtest is missing (PostgreSQL refuses root); run test/peers/install/stores.sh',
     );
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -1,41 +1,14 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { isWfidError } from '../../src/errors.js';
-import { signLocal, verifySignature } from '../../src/jws/compact.js';
-import type { BackendKey, KeyBackend } from '../../src/keys/backend.js';
+import { verifySignature } from '../../src/jws/compact.js';
 import { KeyRing } from '../../src/keys/ring.js';
+import { fakeBackend } from './fake-backend.js';
 
 const logger = pino({ level: 'silent' });
 
-/** A remote-style backend (signsLocally unset) that can be told to misbehave. */
-function fakeRemote(keyCount = 2) {
-  const pairs = Array.from({ length: keyCount }, (_, index) => ({
-    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }),
-    createdAt: new Date(Date.UTC(2026, 0, index + 1)),
-    enabled: true,
-  }));
-  const state = { signWith: undefined as number | undefined, calls: 0, failList: false };
-  const backend: KeyBackend = {
-    kind: 'fake-remote',
-    async listKeys() {
-      if (state.failList) throw new Error('unreachable');
-      return pairs.map((pair, index) => ({
-        ref: `key-${index}`,
-        alg: 'ES256',
-        publicKey: pair.publicKey,
-        createdAt: pair.createdAt,
-        enabled: pair.enabled,
-      }));
-    },
-    async sign(key: BackendKey, input: Uint8Array) {
-      state.calls++;
-      const index = state.signWith ?? Number(key.ref.split('-')[1]);
-      return signLocal('ES256', pairs[index]!.privateKey, input);
-    },
-  };
-  return { backend, pairs, state };
-}
+const fakeRemote = (keyCount = 2) => fakeBackend({ keyCount });
 
 describe('KeyRing', () => {
   it('publishes every enabled version, signs with the newest, and names keys by thumbprint', async () => {
@@ -96,15 +69,8 @@ describe('KeyRing', () => {
   });
 
   it('checks a local backend key pair once at load instead of per signature', async () => {
-    const { backend, state } = fakeRemote(1);
-    const local = {
-      ...backend,
-      kind: 'fake-local',
-      signsLocally: true,
-      listKeys: backend.listKeys,
-      sign: backend.sign,
-    };
-    const ring = new KeyRing(local, { logger });
+    const { backend, state } = fakeBackend({ keyCount: 1, signsLocally: true });
+    const ring = new KeyRing(backend, { logger });
     await ring.refresh();
     expect(state.calls).toBe(1); // the proof at load
     await ring.refresh();

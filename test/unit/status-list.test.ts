@@ -1,15 +1,13 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { getListFromStatusListJWT } from '@sd-jwt/jwt-status-list';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ExecutionRegistry } from '../../src/executions/registry.js';
 import { STATUS_BLOCK_MAX_AGE_MS } from '../../src/executions/status-entries.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
-import { signLocal, verifySignature } from '../../src/jws/compact.js';
+import { verifySignature } from '../../src/jws/compact.js';
 import { decodeCompact, decodeJsonSegment } from '../../src/jws/decode-compact.js';
-import { KeyRing } from '../../src/keys/ring.js';
 import { encodeStatusBits, statusAt } from '../../src/tokens/status-bits.js';
 import { StatusListIssuer, statusListRetirementMs } from '../../src/tokens/status-list.js';
+import { oneKeyRing } from './fake-backend.js';
 
 const ENGINE = { name: 'default' };
 
@@ -17,19 +15,7 @@ const ISSUER = 'https://id.example.com';
 
 async function setup(size = 16, retireAfterMs = 3_600_000) {
   let now = Date.UTC(2026, 10, 30, 9, 0, 0);
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ring = new KeyRing(
-    {
-      kind: 'test',
-      signsLocally: true,
-      listKeys: async () => [
-        { ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true },
-      ],
-      sign: async (_key, input) => signLocal('ES256', privateKey, input),
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
-  await ring.refresh();
+  const { ring, publicKey } = await oneKeyRing();
   const store = new MemoryStore();
   const clock = () => now;
   const registry = new ExecutionRegistry(store, {

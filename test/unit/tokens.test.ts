@@ -1,12 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ExecutionRecord } from '../../src/executions/execution.js';
 import { MintRateLimit } from '../../src/http/rate-limit.js';
-import { signLocal, verifySignature } from '../../src/jws/compact.js';
+import { verifySignature } from '../../src/jws/compact.js';
 import { createCompactVerifier } from '../../src/jws/compact-verifier.js';
 import { decodeCompact } from '../../src/jws/decode-compact.js';
-import { KeyRing } from '../../src/keys/ring.js';
 import { compileSubject } from '../../src/tokens/claims.js';
 import { TokenMinter } from '../../src/tokens/mint.js';
 import {
@@ -14,6 +11,7 @@ import {
   parseRequestToken,
   secretMatches,
 } from '../../src/tokens/request-token.js';
+import { oneKeyRing } from './fake-backend.js';
 
 /** The JWS core's reading of a token (form and header rules), as introspection applies it. */
 const readToken = (token: string) =>
@@ -22,19 +20,7 @@ const readToken = (token: string) =>
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 
 async function minter(overrides: Partial<ConstructorParameters<typeof TokenMinter>[0]> = {}) {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ring = new KeyRing(
-    {
-      kind: 'test',
-      signsLocally: true,
-      listKeys: async () => [
-        { ref: 'k', alg: 'ES256', publicKey, createdAt: new Date(0), enabled: true },
-      ],
-      sign: async (_key, input) => signLocal('ES256', privateKey, input),
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
-  await ring.refresh();
+  const { ring, publicKey } = await oneKeyRing();
   return {
     publicKey,
     minter: new TokenMinter({
