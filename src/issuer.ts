@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { auditedKeyStates } from './audit/key-states.js';
 import { AuditTrail } from './audit/trail.js';
 import type { Config } from './config/schema.js';
+import { keyTimes, tokenAfterlifeMs } from './config/times.js';
 import { describeError } from './errors.js';
 import { ExecutionRegistry } from './executions/registry.js';
 import { STATUS_BLOCK_MAX_AGE_MS } from './executions/status-entries.js';
@@ -92,7 +93,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
   });
   const registry = new ExecutionRegistry(store, {
     maxDurationMs: config.executions.max_duration,
-    retentionMs: config.tokens.max_lifetime + config.rotation.clock_skew,
+    retentionMs: tokenAfterlifeMs(config),
     statusListSize: config.status_list.size,
     checkIdentity: (record) => minter.checkIdentity(record),
   });
@@ -202,10 +203,7 @@ export function keyLifecycle(
   return new KeyLifecycle({
     ring,
     store: audit ? auditedKeyStates(store.keyStates, audit) : store.keyStates,
-    times: {
-      prepublishMs: config.rotation.prepublish,
-      retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
-    },
+    times: keyTimes(config),
     everyMs: config.rotation.every,
     create: options.create ?? config.keys.create,
     disableRetired: config.rotation.disable_retired,

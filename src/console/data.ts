@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditQuery } from '../audit/event.js';
 import { parseAuditQuery } from '../audit/query.js';
+import { keyTimes } from '../config/times.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_ENGINE } from '../executions/engine.js';
 import { effectiveStatus } from '../executions/execution.js';
@@ -85,10 +86,7 @@ export async function consoleData(
     detail: `${audit.queued} queued`,
   });
 
-  const times = {
-    prepublishMs: config.rotation.prepublish,
-    retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
-  };
+  const times = keyTimes(config);
   const byKid = new Map(records.map((record) => [record.kid, record]));
   const keys: KeyRow[] = ring.allKeys().map((key) => {
     const record = byKid.get(key.kid);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { NOT_BEFORE_SKEW_S } from '../config/times.js';
 import { WfidError } from '../errors.js';
 import { type ExecutionRecord, isRunning } from '../executions/execution.js';
 import { signCompact } from '../jws/compact.js';
@@ -6,7 +7,6 @@ import type { KeyRing } from '../keys/ring.js';
 import { compileSubject, executionClaims } from './claims.js';
 
 /** `nbf` sits this far before `iat` so verifiers whose clocks run a little behind accept the token. */
-const NOT_BEFORE_SKEW_S = 5;
 const MAX_AUDIENCES = 10;
 const MAX_AUDIENCE_LENGTH = 512;
 /** Executions whose serialised claims are kept; an execution typically mints a few tokens in a row. */

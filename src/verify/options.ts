@@ -1,3 +1,4 @@
+import { VERIFIER_CLOCK_TOLERANCE_S } from '../config/times.js';
 import { isJwsAlg, type JwsAlg } from '../jws/algorithms.js';
 
 /**
@@ -77,7 +78,12 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     audiences: checkAudience(options.audience),
     requireRunning: checkRequireRunning(options.requireRunning),
     algorithms: checkAlgorithms(options.algorithms ?? DEFAULT_ALGORITHMS),
-    clockTolerance: seconds('clockTolerance', options.clockTolerance, 5, 300),
+    clockTolerance: seconds(
+      'clockTolerance',
+      options.clockTolerance,
+      VERIFIER_CLOCK_TOLERANCE_S,
+      300,
+    ),
     fetch: checkFunction('fetch', options.fetch ?? globalThis.fetch) as typeof fetch,
     jwksCooldownMs: seconds('jwksCooldown', options.jwksCooldown, 30, 86_400) * 1000,
     introspectionCacheTtlMs:

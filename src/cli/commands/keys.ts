@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { auditedKeyStates } from '../../audit/key-states.js';
 import type { Config } from '../../config/schema.js';
+import { keyTimes } from '../../config/times.js';
 import { WfidError } from '../../errors.js';
 import type { ExecutionStore } from '../../executions/store.js';
 import { openStore } from '../../executions/stores/open.js';
@@ -113,10 +114,7 @@ export function keysCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const { config, ring, lifecycle, close } = await open(command);
-      const times = {
-        prepublishMs: config.rotation.prepublish,
-        retainMs: config.tokens.max_lifetime + config.rotation.clock_skew,
-      };
+      const times = keyTimes(config);
       const rows = ring.allKeys().map((key) => {
         const record = lifecycle.records.get(key.kid);
         const schedule = record ? scheduleOf(record, times) : {};
