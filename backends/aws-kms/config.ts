@@ -35,7 +35,7 @@ export const awsKmsConfig = z
     timeout: duration.default(5_000),
     /** Extra attempts after throttling, 5xx, timeouts or a refused connection. */
     retries: z.coerce.number().int().min(0).max(10).default(3),
-    /** Backoff before the first retry; doubles per attempt up to `retry_max_backoff`, full jitter. */
+    /** Backoff before the first retry; doubles per attempt (with jitter) up to `retry_max_backoff`. */
     retry_backoff: duration.default(100),
     retry_max_backoff: duration.default(2_000),
   })

@@ -1,12 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WfidError } from '../../src/errors.js';
+import { type RetryPolicy, retryTransient } from '../../src/keys/retry.js';
 
-export interface RetryPolicy {
-  /** Extra attempts after a transient fault. */
-  retries: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-}
+export type { RetryPolicy };
 
 interface SdkError {
   name?: string;
@@ -52,26 +47,21 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
-/**
- * Runs one KMS call, retrying transient faults with full-jitter exponential backoff (so a
- * fleet of issuers does not retry in step), then maps whatever is left to a WfidError.
- */
+/** Runs one KMS call under the shared retry policy, then maps whatever is left to a WfidError. */
 export async function withRetries<T>(
   operation: string,
   keyName: string,
   policy: RetryPolicy,
   call: () => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isTransient(err) || attempt >= policy.retries) {
-        throw toWfidError(err, operation, keyName, policy, attempt + 1);
-      }
-      const ceiling = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** attempt);
-      await sleep(Math.random() * ceiling);
-    }
+  let attempts = 0;
+  try {
+    return await retryTransient(policy, { isTransient }, () => {
+      attempts++;
+      return call();
+    });
+  } catch (err) {
+    throw toWfidError(err, operation, keyName, policy, attempts);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { WfidError } from '../../src/errors.js';
+import { type RetryPolicy as BaseRetryPolicy, retryTransient } from '../../src/keys/retry.js';
 
 /** gRPC status codes (google.rpc.Code) the backend tells apart; kept here so grpc is not imported. */
 const CODE = {
@@ -19,11 +20,7 @@ const TRANSIENT = new Set<number>([
   CODE.RESOURCE_EXHAUSTED,
 ]);
 
-export interface RetryPolicy {
-  /** Extra attempts after a transient fault. */
-  retries: number;
-  backoffMs: number;
-  maxBackoffMs: number;
+export interface RetryPolicy extends BaseRetryPolicy {
   /**
    * Seconds after which an unreachable service is worth trying again: the channel has made
    * a new connection attempt by then (its reconnect backoff is bounded, see client.ts).
@@ -45,9 +42,9 @@ export interface KmsOperation {
 }
 
 /**
- * Runs `call`, retrying transient faults with exponential backoff and jitter, then turns
- * whatever is left into a WfidError. The SDK's own retries are switched off per call (see
- * client.ts) so this is the only retry loop and its bound is the configured one.
+ * Runs `call` under the shared retry policy, then turns whatever is left into a WfidError. The
+ * SDK's own retries are switched off per call (see client.ts) so this is the only retry loop and
+ * its bound is the configured one.
  */
 export async function withRetries<T>(
   operation: KmsOperation,
@@ -55,23 +52,22 @@ export async function withRetries<T>(
   logger: Logger,
   call: () => Promise<T>,
 ): Promise<T> {
-  const attempts = operation.idempotent === false ? 1 : policy.retries + 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      const code = grpcCode(err);
-      if (code === undefined || !TRANSIENT.has(code) || attempt >= attempts)
-        throw toWfidError(err, operation, policy);
-      const ceiling = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** (attempt - 1));
-      // Half fixed, half random: spreads the retries of many issuer instances after an outage.
-      const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-      logger.debug(
-        { rpc: operation.rpc, code, attempt, delayMs: Math.round(delay) },
-        'Cloud KMS call failed, retrying',
-      );
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+  try {
+    return await retryTransient(
+      policy,
+      {
+        isTransient: (err) => TRANSIENT.has(grpcCode(err) ?? -1),
+        attempts: operation.idempotent === false ? 1 : undefined,
+        onRetry: (err, attempt, delayMs) =>
+          logger.debug(
+            { rpc: operation.rpc, code: grpcCode(err), attempt, delayMs: Math.round(delayMs) },
+            'Cloud KMS call failed, retrying',
+          ),
+      },
+      call,
+    );
+  } catch (err) {
+    throw toWfidError(err, operation, policy);
   }
 }
 
