@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'ERR_NOT_FOUND'
   | 'ERR_CONFLICT'
   | 'ERR_EXECUTION_ENDED'
+  | 'ERR_EXECUTION_WAITING'
   | 'ERR_RATE_LIMITED';
 
 interface HttpShape {
@@ -51,6 +52,7 @@ const HTTP: Record<ErrorCode, HttpShape> = {
   ERR_NOT_FOUND: { status: 404, error: 'not_found' },
   ERR_CONFLICT: { status: 409, error: 'conflict' },
   ERR_EXECUTION_ENDED: { status: 409, error: 'execution_ended' },
+  ERR_EXECUTION_WAITING: { status: 409, error: 'execution_waiting' },
   ERR_RATE_LIMITED: { status: 429, error: 'rate_limited' },
 };
 

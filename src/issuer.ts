@@ -93,6 +93,7 @@ export async function createIssuer(config: Config, options: IssuerOptions = {}):
   });
   const registry = new ExecutionRegistry(store, {
     maxDurationMs: config.executions.max_duration,
+    maxWaitMs: config.executions.max_wait,
     retentionMs: tokenAfterlifeMs(config),
     statusListSize: config.status_list.size,
     checkIdentity: (record) => minter.checkIdentity(record),

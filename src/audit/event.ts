@@ -7,6 +7,8 @@ import { WfidError } from '../errors.js';
 export const AUDIT_KINDS = [
   'execution.registered',
   'execution.ended',
+  'execution.waiting',
+  'execution.resumed',
   'token.minted',
   'token.introspected',
   'request.refused',

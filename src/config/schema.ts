@@ -119,6 +119,11 @@ export const configSchema = z
       .object({
         /** Deadline for executions registered without max_duration_s, and the cap for those with one. */
         max_duration: duration.default(86_400_000),
+        /**
+         * How long a paused execution (an n8n Wait node) keeps its identity before it must resume;
+         * on resume its max_duration counts again from the resume.
+         */
+        max_wait: duration.default(30 * 86_400_000),
         /** How often ended executions past their retention are collected. */
         collect_every: duration.default(300_000),
       })

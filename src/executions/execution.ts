@@ -2,8 +2,15 @@
 export const END_STATUSES = ['success', 'error', 'canceled', 'crashed'] as const;
 export type EndStatus = (typeof END_STATUSES)[number];
 
-/** `expired`: still running in the store, but past its deadline, so it counts as ended. */
-export type ExecutionStatus = 'running' | EndStatus | 'expired';
+/**
+ * `waiting`: paused by the engine (an n8n Wait node) and expected to resume under the same id;
+ * it mints nothing meanwhile. `expired`: still running or waiting in the store, but past its
+ * deadline, so it counts as ended.
+ */
+export type ExecutionStatus = RunState | EndStatus | 'expired';
+
+/** The states of an execution that has not ended. */
+export type RunState = 'running' | 'waiting';
 
 /** A claim value an engine may attach to an execution. */
 export type ClaimValue = string | number | boolean | string[];
@@ -38,9 +45,12 @@ export interface StatusEntry {
 export interface ExecutionRecord extends ExecutionIdentity {
   /** Engine-supplied claims, already checked against the config's allowlist. */
   claims: Record<string, ClaimValue>;
-  status: 'running' | EndStatus;
+  status: RunState | EndStatus;
   startedAt: number;
-  /** After this instant a running execution counts as ended (max_duration_s, capped by config). */
+  /**
+   * After this instant a running or waiting execution counts as ended: max_duration_s (capped by
+   * config) from its start or its last resume; while it waits, executions.max_wait from the pause.
+   */
   deadline: number;
   endedAt?: number;
   /** Absent for executions registered before status lists existed: their tokens carry no `status`. */
@@ -53,10 +63,15 @@ export function pastDeadline(deadline: number, now: number): boolean {
 }
 
 export function effectiveStatus(record: ExecutionRecord, now: number): ExecutionStatus {
-  if (record.status === 'running' && pastDeadline(record.deadline, now)) return 'expired';
+  if (notEnded(record) && pastDeadline(record.deadline, now)) return 'expired';
   return record.status;
 }
 
 export function isRunning(record: ExecutionRecord, now: number): boolean {
   return effectiveStatus(record, now) === 'running';
+}
+
+/** Running or waiting, as stored (its deadline not judged). */
+export function notEnded(record: ExecutionRecord): boolean {
+  return record.status === 'running' || record.status === 'waiting';
 }

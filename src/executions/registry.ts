@@ -8,6 +8,7 @@ import {
   type EndStatus,
   type ExecutionIdentity,
   type ExecutionRecord,
+  effectiveStatus,
   isRunning,
 } from './execution.js';
 import { StatusEntryAllocator } from './status-entries.js';
@@ -29,6 +30,8 @@ export interface Started {
 export interface RegistryOptions {
   /** Deadline for executions without max_duration_s, and the cap for those with one. */
   maxDurationMs: number;
+  /** How long a paused execution may wait for its resume (executions.max_wait; 30 days). */
+  maxWaitMs?: number;
   /** How long an ended execution is kept (at least the longest token lifetime plus skew). */
   retentionMs: number;
   /** Entries of a status list opened from now on (status_list.size). */
@@ -40,6 +43,8 @@ export interface RegistryOptions {
   checkIdentity?: (record: ExecutionRecord) => void;
   now?: () => number;
 }
+
+const DEFAULT_MAX_WAIT_MS = 30 * 86_400_000;
 
 /** Identity fields as the engine API names them, for conflict errors. */
 const IDENTITY_FIELDS = {
@@ -88,6 +93,12 @@ export class ExecutionRegistry {
     const { inserted, record } = await this.register(candidate, { tokenId, secretHash });
     if (inserted) return { record, requestToken: token, created: true };
     // A repeat: the stored record must still run and agree; the token is then stored alone.
+    if (effectiveStatus(record, now) === 'waiting') {
+      throw new WfidError(
+        'ERR_EXECUTION_WAITING',
+        `execution ${input.executionId} is waiting: resume it instead`,
+      );
+    }
     if (!isRunning(record, now)) {
       throw new WfidError(
         'ERR_EXECUTION_ENDED',
@@ -107,6 +118,66 @@ export class ExecutionRegistry {
       secretHash,
     });
     return { record, requestToken: token, created: false };
+  }
+
+  /**
+   * Pauses a running execution (an n8n Wait node): it mints nothing, its request tokens are
+   * refused, its tokens introspect inactive and its status entry reads INVALID until it resumes.
+   * It may wait executions.max_wait. Pausing a waiting execution again changes nothing.
+   */
+  async wait(engine: Engine, executionId: string): Promise<ExecutionRecord> {
+    const now = this.now();
+    const record = await this.store.moveExecution(
+      engine.name,
+      executionId,
+      'running',
+      'waiting',
+      now + (this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS),
+      now,
+    );
+    return this.moved(executionId, record, 'waiting', now);
+  }
+
+  /**
+   * Resumes a waiting execution with a new deadline counted from now (max_duration_s, capped as
+   * at registration) and a new request token; earlier request tokens work again too. Resuming a
+   * running execution only issues a request token (a retried call, another worker).
+   */
+  async resume(engine: Engine, executionId: string, maxDurationS?: number): Promise<Started> {
+    const now = this.now();
+    const moved = await this.store.moveExecution(
+      engine.name,
+      executionId,
+      'waiting',
+      'running',
+      now + this.durationMs(maxDurationS),
+      now,
+    );
+    const record = this.moved(executionId, moved, 'running', now);
+    return { record, requestToken: await this.issueRequestToken(record), created: false };
+  }
+
+  private moved(
+    executionId: string,
+    record: ExecutionRecord | undefined,
+    wanted: 'running' | 'waiting',
+    now: number,
+  ): ExecutionRecord {
+    if (!record) throw notRegistered(executionId);
+    if (effectiveStatus(record, now) !== wanted) {
+      throw new WfidError('ERR_EXECUTION_ENDED', `execution ${executionId} has already ended`);
+    }
+    return record;
+  }
+
+  private async issueRequestToken(record: ExecutionRecord): Promise<string> {
+    const { token, tokenId, secretHash } = newRequestToken();
+    await this.store.addRequestToken(tokenId, {
+      engine: record.engine,
+      executionId: record.executionId,
+      secretHash,
+    });
+    return token;
   }
 
   /**
@@ -148,6 +219,12 @@ export class ExecutionRegistry {
       throw new WfidError('ERR_INVALID_TOKEN', 'the request token is not valid');
     }
     const record = stored.execution;
+    if (record && effectiveStatus(record, this.now()) === 'waiting') {
+      throw new WfidError(
+        'ERR_INVALID_TOKEN',
+        'the request token is not valid while its execution is waiting',
+      );
+    }
     if (!record || !isRunning(record, this.now())) {
       throw new WfidError(
         'ERR_INVALID_TOKEN',

@@ -1,6 +1,6 @@
 import type { AuditStore } from '../audit/store.js';
 import type { KeyStateStore } from '../keys/states.js';
-import type { EndStatus, ExecutionRecord, StatusEntry } from './execution.js';
+import type { EndStatus, ExecutionRecord, RunState, StatusEntry } from './execution.js';
 
 /** A request token's stored half: the execution it belongs to and the hash of its secret. */
 export interface StoredRequestToken {
@@ -47,14 +47,27 @@ export interface ExecutionStore {
   ): Promise<{ inserted: boolean; record: ExecutionRecord }>;
   getExecution(engine: string, executionId: string): Promise<ExecutionRecord | undefined>;
   /**
-   * Marks a running execution ended (durably, before resolving). Returns the record after the
-   * call: unchanged if it had already ended, undefined if unknown.
+   * Marks a running or waiting execution ended (durably, before resolving). Returns the record
+   * after the call: unchanged if it had already ended, undefined if unknown.
    */
   endExecution(
     engine: string,
     executionId: string,
     status: EndStatus,
     endedAt: number,
+  ): Promise<ExecutionRecord | undefined>;
+  /**
+   * Moves an execution stored as `from` whose deadline is after `now` to `to` with `deadline`
+   * (a pause or a resume), durably. Returns the record after the call: unchanged if it was not
+   * `from` or was past its deadline, undefined if unknown.
+   */
+  moveExecution(
+    engine: string,
+    executionId: string,
+    from: RunState,
+    to: RunState,
+    deadline: number,
+    now: number,
   ): Promise<ExecutionRecord | undefined>;
   addRequestToken(tokenId: string, token: StoredRequestToken): Promise<void>;
   getRequestToken(tokenId: string): Promise<RequestTokenLookup | undefined>;

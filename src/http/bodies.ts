@@ -43,6 +43,7 @@ const startBody = z
   .strict();
 
 const endBody = z.object({ status: z.enum(END_STATUSES) }).strict();
+const resumeBody = z.object({ max_duration_s: z.number().int().min(1).optional() }).strict();
 
 export function parseStartBody(body: unknown, allowedClaims: readonly string[]): StartInput {
   const input = parse(startBody, body);
@@ -85,6 +86,11 @@ function withLineage(input: z.output<typeof startBody>): StartInput['claims'] {
 
 export function parseEndBody(body: unknown) {
   return parse(endBody, body);
+}
+
+export function parseResumeBody(body: unknown): { maxDurationS?: number } {
+  const { max_duration_s } = parse(resumeBody, body);
+  return max_duration_s === undefined ? {} : { maxDurationS: max_duration_s };
 }
 
 export function parseExecutionId(value: unknown): string {

@@ -21,7 +21,8 @@ export type InactiveReason =
   | 'wrong_issuer'
   | 'expired'
   | 'not_yet_valid'
-  | 'execution_ended';
+  | 'execution_ended'
+  | 'execution_waiting';
 
 const REASONS: Record<JwsFailure, InactiveReason> = {
   malformed: 'malformed',
@@ -73,9 +74,9 @@ export async function introspect(
   const engine = payload.engine ?? DEFAULT_ENGINE;
   if (typeof engine !== 'string') return { active: false, reason: 'malformed' };
   const record = await deps.registry.store.getExecution(engine, payload.execution_id);
-  if (!record || effectiveStatus(record, now) !== 'running') {
-    return { active: false, reason: 'execution_ended' };
-  }
+  const status = record && effectiveStatus(record, now);
+  if (status === 'waiting') return { active: false, reason: 'execution_waiting' };
+  if (status !== 'running') return { active: false, reason: 'execution_ended' };
   return { active: true, claims: payload };
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NOT_BEFORE_SKEW_S } from '../config/times.js';
 import { WfidError } from '../errors.js';
-import { type ExecutionRecord, isRunning } from '../executions/execution.js';
+import { type ExecutionRecord, effectiveStatus, isRunning } from '../executions/execution.js';
 import { signCompact } from '../jws/compact.js';
 import type { KeyRing } from '../keys/ring.js';
 import { compileSubject, executionClaims } from './claims.js';
@@ -67,7 +67,9 @@ export class TokenMinter {
     const now = this.now();
     if (!isRunning(execution, now)) {
       throw new WfidError(
-        'ERR_EXECUTION_ENDED',
+        effectiveStatus(execution, now) === 'waiting'
+          ? 'ERR_EXECUTION_WAITING'
+          : 'ERR_EXECUTION_ENDED',
         `execution ${execution.executionId} is not running`,
       );
     }

@@ -370,6 +370,120 @@ export function describeStoreSuite(name: string, open: () => Promise<OpenedStore
       expect(await store.statusLists.readStatusList(9_999_999)).toBeUndefined();
     });
 
+    it('pauses and resumes an execution only from the expected state, before its deadline', async () => {
+      const now = Date.now();
+      const record = execution({ deadline: now + 60_000 });
+      await store.insertExecution(record);
+      const waiting = await store.moveExecution(
+        ENGINE,
+        record.executionId,
+        'running',
+        'waiting',
+        now + 3_600_000,
+        now,
+      );
+      expect(waiting).toEqual({ ...record, status: 'waiting', deadline: now + 3_600_000 });
+      expect(await store.getExecution(ENGINE, record.executionId)).toEqual(waiting);
+      // Pausing again, or resuming something not waiting, changes nothing.
+      expect(
+        await store.moveExecution(ENGINE, record.executionId, 'running', 'waiting', now + 5, now),
+      ).toEqual(waiting);
+      const resumed = await store.moveExecution(
+        ENGINE,
+        record.executionId,
+        'waiting',
+        'running',
+        now + 120_000,
+        now + 1_000,
+      );
+      expect(resumed).toEqual({ ...record, status: 'running', deadline: now + 120_000 });
+      expect(
+        await store.moveExecution(ENGINE, record.executionId, 'waiting', 'running', now + 9, now),
+      ).toEqual(resumed);
+      // Past its deadline nothing moves; unknown executions answer undefined.
+      expect(
+        await store.moveExecution(
+          ENGINE,
+          record.executionId,
+          'running',
+          'waiting',
+          now,
+          now + 120_000,
+        ),
+      ).toEqual(resumed);
+      expect(
+        await store.moveExecution(ENGINE, 'nope', 'running', 'waiting', now, now),
+      ).toBeUndefined();
+      // The request token lookup sees the move.
+      await store.addRequestToken(`tok-w-${record.executionId}`, {
+        engine: ENGINE,
+        executionId: record.executionId,
+        secretHash: randomBytes(32),
+      });
+      await store.moveExecution(ENGINE, record.executionId, 'running', 'waiting', now + 7_000, now);
+      expect((await store.getRequestToken(`tok-w-${record.executionId}`))?.execution?.status).toBe(
+        'waiting',
+      );
+      // A waiting execution can end (canceled while it waits), once.
+      expect((await store.endExecution(ENGINE, record.executionId, 'canceled', now))?.status).toBe(
+        'canceled',
+      );
+      expect(
+        await store.moveExecution(ENGINE, record.executionId, 'waiting', 'running', now + 9, now),
+      ).toMatchObject({ status: 'canceled', endedAt: now });
+    });
+
+    it('keeps a waiting execution out of its status list, and back in when it resumes', async () => {
+      const now = Date.now();
+      const { list, idx } = await store.statusLists.reserveStatusEntries(1, 1024, now);
+      const record = execution({ statusEntry: { list, idx }, deadline: now + 60_000 });
+      await store.insertExecution(record);
+      const listed = async () =>
+        (await store.statusLists.readStatusList(list))!.running.some((entry) => entry.idx === idx);
+      expect(await listed()).toBe(true);
+      await store.moveExecution(
+        ENGINE,
+        record.executionId,
+        'running',
+        'waiting',
+        now + 3_600_000,
+        now,
+      );
+      expect(await listed()).toBe(false);
+      // Read twice: a waiting entry is not pruned (Redis), it may resume.
+      expect(await listed()).toBe(false);
+      await store.moveExecution(
+        ENGINE,
+        record.executionId,
+        'waiting',
+        'running',
+        now + 90_000,
+        now,
+      );
+      expect((await store.statusLists.readStatusList(list))!.running).toContainEqual({
+        idx,
+        deadline: now + 90_000,
+      });
+    });
+
+    it('collects a waiting execution only after its wait deadline', async () => {
+      const now = Date.now();
+      const record = execution({ deadline: now + 1_000 });
+      await store.insertExecution(record);
+      await store.moveExecution(
+        ENGINE,
+        record.executionId,
+        'running',
+        'waiting',
+        now + 600_000,
+        now,
+      );
+      await store.collectExecutions(now + 300_000);
+      expect((await store.getExecution(ENGINE, record.executionId))?.status).toBe('waiting');
+      await store.collectExecutions(now + 600_001);
+      expect(await store.getExecution(ENGINE, record.executionId)).toBeUndefined();
+    });
+
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -17,6 +17,7 @@ describe('ExecutionRegistry', () => {
     let now = 1_000_000;
     const registry = new ExecutionRegistry(new MemoryStore(), {
       maxDurationMs: 3_600_000,
+      maxWaitMs: 86_400_000,
       retentionMs: 600_000,
       statusListSize: 8,
       now: () => now,
@@ -107,6 +108,7 @@ describe('ExecutionRegistry', () => {
     const firstEntry = async (store: ExecutionStore): Promise<StatusEntry> => {
       const registry = new ExecutionRegistry(store, {
         maxDurationMs: 3_600_000,
+        maxWaitMs: 86_400_000,
         retentionMs: 600_000,
         statusListSize: 8,
       });
@@ -138,6 +140,7 @@ describe('ExecutionRegistry', () => {
     };
     const registry = new ExecutionRegistry(store, {
       maxDurationMs: 3_600_000,
+      maxWaitMs: 86_400_000,
       retentionMs: 600_000,
       statusListSize: 1024,
       now: () => now,

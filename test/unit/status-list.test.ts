@@ -20,6 +20,7 @@ async function setup(size = 16, retireAfterMs = 3_600_000) {
   const clock = () => now;
   const registry = new ExecutionRegistry(store, {
     maxDurationMs: 3_600_000,
+    maxWaitMs: 86_400_000,
     retentionMs: 600_000,
     statusListSize: size,
     now: clock,

@@ -35,6 +35,7 @@ const CODE_OF_ANSWER: Record<string, ErrorCode> = {
   not_found: 'ERR_NOT_FOUND',
   conflict: 'ERR_CONFLICT',
   execution_ended: 'ERR_EXECUTION_ENDED',
+  execution_waiting: 'ERR_EXECUTION_WAITING',
   rate_limited: 'ERR_RATE_LIMITED',
   temporarily_unavailable: 'ERR_BACKEND_UNAVAILABLE',
 };

@@ -1,6 +1,6 @@
 import { MemoryAuditStore } from '../../audit/stores/memory.js';
 import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
-import type { EndStatus, ExecutionRecord } from '../execution.js';
+import { type EndStatus, type ExecutionRecord, notEnded, type RunState } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
@@ -74,7 +74,22 @@ export class MemoryStore implements ExecutionStore {
 
   async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
     const record = this.executions.get(executionKey(engine, executionId));
-    if (record?.status === 'running') Object.assign(record, { status, endedAt });
+    if (record && notEnded(record)) Object.assign(record, { status, endedAt });
+    return record && structuredClone(record);
+  }
+
+  async moveExecution(
+    engine: string,
+    executionId: string,
+    from: RunState,
+    to: RunState,
+    deadline: number,
+    now: number,
+  ) {
+    const record = this.executions.get(executionKey(engine, executionId));
+    if (record?.status === from && record.deadline > now) {
+      Object.assign(record, { status: to, deadline });
+    }
     return record && structuredClone(record);
   }
 

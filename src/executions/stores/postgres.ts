@@ -3,7 +3,7 @@ import { POSTGRES_AUDIT_MIGRATION, PostgresAuditStore } from '../../audit/stores
 import { WfidError } from '../../errors.js';
 import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import { DEFAULT_ENGINE } from '../engine.js';
-import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type { EndStatus, ExecutionRecord, RunState } from '../execution.js';
 import type {
   ExecutionStore,
   NewRequestToken,
@@ -52,6 +52,10 @@ export const MIGRATIONS = [
    ALTER TABLE wfid_request_tokens ADD COLUMN engine text NOT NULL DEFAULT '${DEFAULT_ENGINE}';
    DROP INDEX wfid_request_tokens_execution;
    CREATE INDEX wfid_request_tokens_execution ON wfid_request_tokens (engine, execution_id);`,
+  // Paused executions (an n8n Wait node). A previous release reads `waiting` as not running.
+  `ALTER TABLE wfid_executions DROP CONSTRAINT wfid_executions_status_check,
+     ADD CONSTRAINT wfid_executions_status_check
+       CHECK (status IN ('running', 'waiting', 'success', 'error', 'canceled', 'crashed'));`,
 ];
 
 /** Advisory lock key ('wfid' in ASCII) serialising migrations when several replicas start at once. */
@@ -78,8 +82,11 @@ const SQL = {
            SELECT count(*)::int AS inserted FROM inserted`,
   get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE engine = $1 AND execution_id = $2`,
   end: `UPDATE wfid_executions SET status = $3, ended_at = $4
-        WHERE engine = $1 AND execution_id = $2 AND status = 'running'
+        WHERE engine = $1 AND execution_id = $2 AND status IN ('running', 'waiting')
         RETURNING ${EXECUTION_COLUMNS}`,
+  move: `UPDATE wfid_executions SET status = $4, deadline = $5
+         WHERE engine = $1 AND execution_id = $2 AND status = $3 AND deadline > $6
+         RETURNING ${EXECUTION_COLUMNS}`,
   addToken:
     'INSERT INTO wfid_request_tokens (token_id, engine, execution_id, secret_hash) VALUES ($1, $2, $3, $4)',
   getToken: `SELECT t.engine AS token_engine, t.execution_id AS token_execution_id, t.secret_hash,
@@ -271,6 +278,20 @@ export class PostgresStore implements ExecutionStore {
     const row = (await this.run<ExecutionRow>('end', [engine, executionId, status, endedAt]))
       .rows[0];
     // Not running (or unknown): a fresh read sees whichever end committed first.
+    return row ? fromRow(row) : this.getExecution(engine, executionId);
+  }
+
+  async moveExecution(
+    engine: string,
+    executionId: string,
+    from: RunState,
+    to: RunState,
+    deadline: number,
+    now: number,
+  ) {
+    const row = (
+      await this.run<ExecutionRow>('move', [engine, executionId, from, to, deadline, now])
+    ).rows[0];
     return row ? fromRow(row) : this.getExecution(engine, executionId);
   }
 

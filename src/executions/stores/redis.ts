@@ -2,7 +2,7 @@ import type { Redis as RedisClient } from 'ioredis';
 import { RedisAuditStore } from '../../audit/stores/redis.js';
 import { WfidError } from '../../errors.js';
 import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
-import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type { EndStatus, ExecutionRecord, RunState } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
@@ -51,9 +51,20 @@ const SCRIPTS = {
   // KEYS: exec, retention. ARGV: status, ended_at, ref. Ends only a running execution.
   wfidEnd: `
     if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-    if redis.call('HGET', KEYS[1], 'status') == 'running' then
+    local status = redis.call('HGET', KEYS[1], 'status')
+    if status == 'running' or status == 'waiting' then
       redis.call('HSET', KEYS[1], 'status', ARGV[1], 'ended_at', ARGV[2])
       redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+    end
+    return redis.call('HGETALL', KEYS[1])`,
+  // KEYS: exec, retention. ARGV: from, to, deadline, now, ref. Pauses or resumes an execution
+  // stored as `from` before its deadline; its retention score follows the new deadline.
+  wfidMove: `
+    if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+    local exec = redis.call('HMGET', KEYS[1], 'status', 'deadline')
+    if exec[1] == ARGV[1] and tonumber(exec[2]) > tonumber(ARGV[4]) then
+      redis.call('HSET', KEYS[1], 'status', ARGV[2], 'deadline', ARGV[3])
+      redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
     end
     return redis.call('HGETALL', KEYS[1])`,
   // KEYS: retention. ARGV: before (exclusive), batch size, prefix. Returns how many were deleted.
@@ -290,6 +301,21 @@ export class RedisStore implements ExecutionStore {
     return fields ? fromHash(fields) : undefined;
   }
 
+  async moveExecution(
+    engine: string,
+    executionId: string,
+    from: RunState,
+    to: RunState,
+    deadline: number,
+    now: number,
+  ) {
+    const ref = executionRef(engine, executionId);
+    const fields = (await this.guard(() =>
+      this.redis.wfidMove(execKey(ref), RETENTION, from, to, deadline, now, ref),
+    )) as string[] | null;
+    return fields ? fromHash(fields) : undefined;
+  }
+
   async addRequestToken(tokenId: string, token: StoredRequestToken) {
     const ref = executionRef(token.engine, token.executionId);
     await this.guard(async () => {
@@ -383,7 +409,7 @@ async function checkDurability(redis: RedisClient, logger: StoreLogger | undefin
 }
 
 function keysOf(script: string): number {
-  return ['wfidInsert', 'wfidEnd', 'wfidReserve'].includes(script) ? 2 : 1;
+  return ['wfidInsert', 'wfidEnd', 'wfidMove', 'wfidReserve'].includes(script) ? 2 : 1;
 }
 
 function parseListInfo(info: string): { size: number; createdAt: number } {

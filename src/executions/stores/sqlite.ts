@@ -5,7 +5,7 @@ import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../audit/stores/sql
 import { WfidError } from '../../errors.js';
 import type { KeyStateRecord, KeyStateStore } from '../../keys/states.js';
 import { DEFAULT_ENGINE } from '../engine.js';
-import type { EndStatus, ExecutionRecord } from '../execution.js';
+import type { EndStatus, ExecutionRecord, RunState } from '../execution.js';
 import { firstStatusList } from '../status-entries.js';
 import type {
   ExecutionStore,
@@ -109,7 +109,11 @@ export class SqliteStore implements ExecutionStore {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       end: db.prepare(
         `UPDATE executions SET status = ?, ended_at = ?
-         WHERE engine = ? AND execution_id = ? AND status = 'running'`,
+         WHERE engine = ? AND execution_id = ? AND status IN ('running', 'waiting')`,
+      ),
+      move: db.prepare(
+        `UPDATE executions SET status = @to, deadline = @deadline
+         WHERE engine = @engine AND execution_id = @id AND status = @from AND deadline > @now`,
       ),
       addToken: db.prepare(
         'INSERT INTO request_tokens (token_id, engine, execution_id, secret_hash) VALUES (?, ?, ?, ?)',
@@ -223,6 +227,19 @@ export class SqliteStore implements ExecutionStore {
       const row = s.get.get(engine, executionId) as ExecutionRow | undefined;
       return row && fromRow(row);
     });
+  }
+
+  async moveExecution(
+    engine: string,
+    executionId: string,
+    from: RunState,
+    to: RunState,
+    deadline: number,
+    now: number,
+  ) {
+    this.statements.move.run({ engine, id: executionId, from, to, deadline, now });
+    this.lookups.entries.clear();
+    return this.getExecution(engine, executionId);
   }
 
   async addRequestToken(tokenId: string, token: StoredRequestToken) {

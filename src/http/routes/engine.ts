@@ -5,7 +5,7 @@ import type { ExecutionRecord } from '../../executions/execution.js';
 import { effectiveStatus } from '../../executions/execution.js';
 import { noteAuditContext } from '../audit-context.js';
 import { engineAuthenticator } from '../auth.js';
-import { parseEndBody, parseExecutionId, parseStartBody } from '../bodies.js';
+import { parseEndBody, parseExecutionId, parseResumeBody, parseStartBody } from '../bodies.js';
 import type { ServerDeps } from '../deps.js';
 
 /** Routes the workflow engine calls with its engine token: register, end and look up executions. */
@@ -82,6 +82,41 @@ export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
         reason: record.status === status ? null : `already_ended:${status}`,
       });
       return view(record);
+    });
+
+    // A paused execution (n8n Wait node) mints nothing until the engine resumes it.
+    scope.post('/v1/executions/:id/wait', async (request) => {
+      const engine = engineOf(request);
+      const id = parseExecutionId((request.params as { id: string }).id);
+      noteAuditContext(request, { execution_id: id });
+      const record = await registry.wait(engine, id);
+      audit.record({
+        engine: engine.name,
+        kind: 'execution.waiting',
+        execution_id: id,
+        workflow_id: record.workflowId,
+        outcome: 'ok',
+        reason: null,
+      });
+      return view(record);
+    });
+
+    scope.post('/v1/executions/:id/resume', async (request, reply) => {
+      const engine = engineOf(request);
+      const id = parseExecutionId((request.params as { id: string }).id);
+      noteAuditContext(request, { execution_id: id });
+      const { maxDurationS } = parseResumeBody(request.body);
+      const { record, requestToken } = await registry.resume(engine, id, maxDurationS);
+      audit.record({
+        engine: engine.name,
+        kind: 'execution.resumed',
+        execution_id: id,
+        workflow_id: record.workflowId,
+        outcome: 'ok',
+        reason: null,
+      });
+      reply.header('cache-control', 'no-store');
+      return { ...view(record), request_token: requestToken, request_url: requestUrl };
     });
 
     scope.get('/v1/executions/:id', async (request) => {
