@@ -10,6 +10,11 @@ export interface HooksConfig {
   /** Sent as `instance` instead of n8n's instance id (to match an engine credential that fixes it). */
   instance?: string;
   maxDurationS?: number;
+  /**
+   * How long the start of an execution may wait for the issuer (WFID_N8N_START_BUDGET_MS,
+   * default 1000). A slower registration goes on in the background; the node awaits it.
+   */
+  startBudgetMs: number;
   /** Start the issuer inside n8n (single-instance installs). */
   inProcess: boolean;
   /**
@@ -20,10 +25,12 @@ export interface HooksConfig {
   tokenFile?: { dir: string; audience?: string; lifetimeS?: number };
 }
 
+export const DEFAULT_START_BUDGET_MS = 1000;
+
 /**
  * Reads the hooks' settings from the n8n process environment:
  * WFID_ISSUER_URL, WFID_ENGINE_TOKEN or WFID_ENGINE_TOKEN_FILE, WFID_N8N_ENVIRONMENT, WFID_N8N_INSTANCE,
- * WFID_N8N_MAX_DURATION_S, WFID_IN_PROCESS, WFID_TOKEN_FILE_DIR (+ WFID_TOKEN_FILE_AUDIENCE,
+ * WFID_N8N_MAX_DURATION_S, WFID_N8N_START_BUDGET_MS, WFID_IN_PROCESS, WFID_TOKEN_FILE_DIR (+ WFID_TOKEN_FILE_AUDIENCE,
  * WFID_TOKEN_FILE_LIFETIME_S). Errors name the variable, never its value.
  */
 export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksConfig {
@@ -33,6 +40,7 @@ export function hooksConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HooksC
     environment: env.WFID_N8N_ENVIRONMENT || undefined,
     instance: env.WFID_N8N_INSTANCE || undefined,
     maxDurationS: positiveInt(env, 'WFID_N8N_MAX_DURATION_S'),
+    startBudgetMs: positiveInt(env, 'WFID_N8N_START_BUDGET_MS') ?? DEFAULT_START_BUDGET_MS,
     inProcess: flag(env, 'WFID_IN_PROCESS'),
   };
   if (config.issuerUrl) {

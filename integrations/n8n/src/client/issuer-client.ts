@@ -45,6 +45,13 @@ export interface ExecutionState {
   status: string;
   started_at: string;
   ended_at?: string;
+  deadline: string;
+}
+
+/** The answer to a resume: running again, with a fresh request token. */
+export interface ResumedExecution extends ExecutionState {
+  request_token: string;
+  request_url: string;
 }
 
 export interface MintedToken {
@@ -99,6 +106,20 @@ export class IssuerClient {
     return this.#engine('POST', `/v1/executions/${encodeURIComponent(executionId)}/end`, {
       status,
     });
+  }
+
+  /** Pauses a running execution (n8n Wait node): it mints nothing until it resumes. */
+  wait(executionId: string): Promise<ExecutionState> {
+    return this.#engine('POST', `/v1/executions/${encodeURIComponent(executionId)}/wait`, {});
+  }
+
+  /** Resumes a waiting execution; its deadline counts from now. */
+  resume(executionId: string, maxDurationS?: number): Promise<ResumedExecution> {
+    return this.#engine(
+      'POST',
+      `/v1/executions/${encodeURIComponent(executionId)}/resume`,
+      maxDurationS === undefined ? {} : { max_duration_s: maxDurationS },
+    );
   }
 
   get(executionId: string): Promise<ExecutionState> {

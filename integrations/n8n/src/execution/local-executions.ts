@@ -15,6 +15,15 @@ export interface LocalExecution {
   /** Set once the issuer registered it. */
   requestUrl?: string;
   requestToken?: string;
+  /**
+   * Waits for the hooks' registration (it may still be under way: an execution's start waits
+   * for the issuer only up to a budget) and tries once more if it failed; set by the hooks.
+   */
+  registered?: () => Promise<void>;
+  /** The registration under way, if any (it never rejects). */
+  registering?: Promise<void>;
+  /** Why the last registration attempt failed (a code and status, never a token). */
+  registrationError?: string;
   resources: Set<ExecutionResource>;
 }
 

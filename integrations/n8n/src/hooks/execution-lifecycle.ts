@@ -1,8 +1,12 @@
-import type { IssuerClient } from '../client/issuer-client.js';
+import type { EndStatus, IssuerClient } from '../client/issuer-client.js';
 import { isIssuerError } from '../client/issuer-error.js';
 import type { HooksConfig } from '../config.js';
 import { endStatusOf, type N8nRunOutcome } from '../execution/end-status.js';
-import { localExecutions, releaseExecution } from '../execution/local-executions.js';
+import {
+  type LocalExecution,
+  localExecutions,
+  releaseExecution,
+} from '../execution/local-executions.js';
 import { type N8nExecutionFacts, registrationFor } from '../execution/registration.js';
 import { audienceAllowed, type IdentityPolicy } from '../identity/policy.js';
 import {
@@ -37,14 +41,16 @@ export class ExecutionLifecycle {
   ) {}
 
   /**
-   * Finds out who the execution is (resolveIdentity: stored code only) and registers it
-   * (idempotent: a resumed or re-delivered execution gets a new request token). A refused
-   * execution is not registered; the node then fails with the refusal's message.
+   * Finds out who the execution is (resolveIdentity: stored code only) and registers it, or
+   * resumes it at the issuer when `resumed` (a Wait node's execution going on). A refused
+   * execution is not registered; the node then fails with the refusal's message. Waits for
+   * the issuer at most `startBudgetMs`: a slow or down issuer never holds up the start, the
+   * registration goes on in the background and the node's first token request awaits it
+   * (and retries it once if it failed).
    */
-  async started(facts: N8nExecutionFacts & RunningFacts): Promise<void> {
+  async started(facts: N8nExecutionFacts & RunningFacts, resumed = false): Promise<void> {
     const executionId = String(facts.executionId);
-    const known = localExecutions().get(executionId);
-    const local = known ?? { resources: new Set() };
+    const local: LocalExecution = localExecutions().get(executionId) ?? { resources: new Set() };
     localExecutions().set(executionId, local);
     const parent =
       facts.parentExecutionId === undefined
@@ -80,41 +86,115 @@ export class ExecutionLifecycle {
     local.identity = identity;
     local.refusal = undefined;
     if (!this.issuer) return;
+    const issuer = this.issuer;
+    const attempt = () => {
+      const work: Promise<void> = this.#register(issuer, facts, identity, local, resumed).finally(
+        () => {
+          if (local.registering === work) local.registering = undefined;
+        },
+      );
+      local.registering = work;
+      return work;
+    };
+    let pending = attempt();
+    local.registered = async () => {
+      await pending;
+      if (local.requestToken) return;
+      pending = attempt();
+      await pending;
+    };
+    await settledWithin(pending, this.config.startBudgetMs);
+  }
+
+  /**
+   * Ends the execution with its final status, or pauses it at the issuer when it only waits
+   * (Wait, Form, "send and wait" nodes): it resumes later, maybe in another process, under the
+   * same id. With `onlyStartedHere` (lifecycle handlers, which also run on a queue-mode main
+   * that never ran the execution) only executions this process started are ended.
+   */
+  async ended(
+    executionId: string,
+    run: N8nRunOutcome | undefined,
+    onlyStartedHere = false,
+  ): Promise<void> {
+    const status = endStatusOf(run);
+    const local = localExecutions().get(executionId);
+    if (onlyStartedHere && !local) return;
     try {
-      const body = registrationFor(facts, identity, this.config);
-      const registered = await this.issuer.register(body);
-      local.requestUrl = registered.request_url;
-      local.requestToken = registered.request_token;
-      if (this.config.tokenFile?.audience && !known?.requestToken) {
-        await this.#startTokenFile(executionId, identity);
+      // Refused at the start: never registered, nothing to end.
+      if (!this.issuer || local?.refusal) return;
+      const issuer = this.issuer;
+      if (local?.registering) {
+        // A slow issuer is still registering it: end (or pause) it once that lands, without
+        // holding up n8n meanwhile.
+        void local.registering.then(() =>
+          local.requestToken ? this.#report(issuer, executionId, status) : undefined,
+        );
+        return;
       }
+      // Never registered here (the issuer was down at start): nothing to end.
+      if (local && !local.requestToken) return;
+      await this.#report(issuer, executionId, status);
+    } finally {
+      await releaseExecution(executionId);
+    }
+  }
+
+  /** Ends the execution at the issuer, or pauses it (`status` undefined: it waits). */
+  async #report(
+    issuer: IssuerClient,
+    executionId: string,
+    status: EndStatus | undefined,
+  ): Promise<void> {
+    try {
+      if (status === undefined) await issuer.wait(executionId);
+      else await issuer.end(executionId, status);
     } catch (error) {
-      this.logger.warn('workflow-identity: could not register execution', {
+      // Never registered (an unsaved workflow, the issuer was down at start): nothing to end.
+      if (isIssuerError(error) && error.status === 404) return;
+      this.logger.warn(`workflow-identity: could not ${status ? 'end' : 'pause'} execution`, {
         executionId,
-        workflowId: identity.workflowId,
+        status: status ?? 'waiting',
         error: describe(error),
       });
     }
   }
 
-  /** Ends the execution with its final status, unless it only paused (Wait node). */
-  async ended(executionId: string, run: N8nRunOutcome | undefined): Promise<void> {
-    const status = endStatusOf(run);
+  async #register(
+    issuer: IssuerClient,
+    facts: N8nExecutionFacts & RunningFacts,
+    identity: ResolvedIdentity,
+    local: LocalExecution,
+    resumed: boolean,
+  ): Promise<void> {
+    const executionId = String(facts.executionId);
     try {
-      if (status === undefined) return;
-      // Refused at the start: never registered, nothing to end.
-      if (!this.issuer || localExecutions().get(String(executionId))?.refusal) return;
-      await this.issuer.end(String(executionId), status);
+      let access: { request_url: string; request_token: string };
+      try {
+        access = resumed
+          ? await issuer.resume(executionId, this.config.maxDurationS)
+          : await issuer.register(registrationFor(facts, identity, this.config));
+      } catch (error) {
+        // Paused while the issuer was unreachable (never registered): register it now.
+        if (!(resumed && isIssuerError(error) && error.status === 404)) throw error;
+        access = await issuer.register(registrationFor(facts, identity, this.config));
+      }
+      const first = !local.requestToken;
+      local.requestUrl = access.request_url;
+      local.requestToken = access.request_token;
+      local.registrationError = undefined;
+      // Not for an execution that already stopped while a slow issuer answered.
+      const current = localExecutions().get(executionId) === local;
+      if (this.config.tokenFile?.audience && first && current) {
+        await this.#startTokenFile(executionId, identity);
+      }
     } catch (error) {
-      // Never registered (an unsaved workflow, the issuer was down at start): nothing to end.
-      if (isIssuerError(error) && error.status === 404) return;
-      this.logger.warn('workflow-identity: could not end execution', {
+      local.registrationError = describe(error);
+      this.logger.warn('workflow-identity: could not register execution', {
         executionId,
-        status,
-        error: describe(error),
+        workflowId: identity.workflowId,
+        error: local.registrationError,
       });
-    } finally {
-      await releaseExecution(String(executionId));
     }
   }
 
@@ -147,6 +227,19 @@ export class ExecutionLifecycle {
           error: describe(error),
         }),
     });
+  }
+}
+
+/** Waits for `work` (which never rejects) at most `ms`. */
+async function settledWithin(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([work, budget]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,16 +1,18 @@
 /**
  * The n8n external hooks file (EXTERNAL_HOOK_FILES=<package>/dist/src/hooks/index.js).
  *
- * - At the start of every execution (and when a waiting execution resumes) it finds out
- *   who the execution is from n8n's stored workflows (resolveIdentity: the running code must
- *   be the stored code), registers it with the issuer and keeps its request token in
- *   process memory for the Workflow Identity Token node. Code that is not stored (inline
- *   sub-workflows, edits) is not registered and gets no token.
- * - In `workflow.postExecute` it ends the execution with its final status, so its tokens
- *   stop introspecting as active and its request token stops minting.
- * - In `n8n.ready` it can start the issuer inside n8n (WFID_IN_PROCESS=true).
+ * - At the start of every execution, in the process that runs it (a queue-mode worker, not
+ *   the main that enqueues it), it finds out who the execution is from n8n's stored workflows
+ *   (resolveIdentity: the running code must be the stored code), registers it with the
+ *   issuer and keeps its request token in process memory for the Workflow Identity Token
+ *   node. Code that is not stored (inline sub-workflows, edits) is not registered and gets
+ *   no token. A slow issuer holds up the start at most WFID_N8N_START_BUDGET_MS.
+ * - When the execution stops there it ends it with its final status, or pauses it at the
+ *   issuer while it waits (Wait node), and resumes it when it goes on.
+ * - In `n8n.ready` it can start the issuer inside n8n (WFID_IN_PROCESS=true), closed in
+ *   `n8n.stop`.
  *
- * Both calls are idempotent on the issuer, so queue mode (hooks on main and workers) is fine.
+ * All calls are idempotent on the issuer.
  */
 import { IssuerClient } from '../client/issuer-client.js';
 import { hooksConfigFromEnv } from '../config.js';
@@ -19,7 +21,7 @@ import { identityPolicyFromEnv } from '../identity/policy.js';
 import { n8nWorkflowStore } from '../identity/stored-workflows.js';
 import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
 import { startInProcessIssuer } from './in-process.js';
-import { n8nLogger, onExecutionStart } from './n8n-internals.js';
+import { n8nLogger, onExecutionLifecycle } from './n8n-internals.js';
 
 // Read once, then the engine token leaves n8n's environment: `$env` expressions (where an
 // operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and Execute Command's child processes
@@ -55,8 +57,9 @@ if (config.issuerUrl && config.engineToken && !config.inProcess) {
   );
 }
 
-const listening = onExecutionStart(async (facts) => {
-  await lifecycle.started(facts);
+const listening = onExecutionLifecycle({
+  started: (facts, resumed) => lifecycle.started(facts, resumed),
+  stopped: (executionId, run) => lifecycle.ended(executionId, run, true),
 });
 if (!listening) {
   logger.warn(
@@ -64,31 +67,47 @@ if (!listening) {
   );
 }
 
+let inProcessIssuer: { close(): Promise<void> } | undefined;
+
+/**
+ * Only without lifecycle handlers: the external hook ends executions instead. Its mere
+ * presence makes a queue-mode main load every job's full execution data, so it is left out
+ * whenever the lifecycle handler can do the job.
+ */
+const postExecuteFallback = {
+  postExecute: [
+    async function postExecute(
+      run: N8nRunOutcome | undefined,
+      _workflowData: unknown,
+      executionId: string | undefined,
+    ): Promise<void> {
+      if (executionId === undefined || executionId === null) return;
+      await lifecycle.ended(String(executionId), run);
+    },
+  ],
+};
+
 const hooks = {
   n8n: {
     ready: [
       async function ready(): Promise<void> {
         if (!config.inProcess) return;
         const issuer = await startInProcessIssuer(issuerEnv);
-        process.once('SIGTERM', () => void issuer.close());
+        inProcessIssuer = issuer;
         // The issuer listens on its own address; the hooks talk to it over loopback HTTP like
         // any engine, so both modes share one code path.
         connect(config.issuerUrl ?? issuer.url, issuer.engineToken);
       },
     ],
-  },
-  workflow: {
-    postExecute: [
-      async function postExecute(
-        run: N8nRunOutcome | undefined,
-        _workflowData: unknown,
-        executionId: string | undefined,
-      ): Promise<void> {
-        if (executionId === undefined || executionId === null) return;
-        await lifecycle.ended(String(executionId), run);
+    // n8n's own shutdown (start, worker and webhook commands) runs this before it exits.
+    stop: [
+      async function stop(): Promise<void> {
+        await inProcessIssuer?.close();
+        inProcessIssuer = undefined;
       },
     ],
   },
+  workflow: listening ? {} : postExecuteFallback,
 };
 
 export = hooks;

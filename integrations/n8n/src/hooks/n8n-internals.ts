@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { N8nRunOutcome } from '../execution/end-status.js';
 import type { N8nExecutionFacts } from '../execution/registration.js';
 import type { RunningFacts } from '../identity/resolve.js';
 import type { StoredNode } from '../identity/workflow-digest.js';
@@ -18,6 +19,13 @@ interface LifecycleContext {
   workflow?: { id?: string; nodes?: StoredNode[]; connections?: unknown };
   mode?: string;
   executionId?: string;
+  /**
+   * The Workflow that runs; n8n passes none where it only hands the execution on (a
+   * queue-mode main or webhook processor enqueueing it, a run that failed before starting).
+   */
+  workflowInstance?: unknown;
+  /** workflowExecuteAfter: the run with n8n's final status (set before module handlers). */
+  runData?: N8nRunOutcome;
   executionData?: {
     /** Set by n8n's executeWorkflow for sub-executions (not by the workflow's JSON). */
     parentExecution?: { executionId?: string };
@@ -57,13 +65,22 @@ function loadN8nModules(): N8nModules | undefined {
   }
 }
 
-export type StartListener = (facts: N8nExecutionFacts & RunningFacts) => Promise<void>;
+export interface LifecycleListener {
+  /** An execution starts running in this process (`resumed`: after a Wait node). */
+  started(facts: N8nExecutionFacts & RunningFacts, resumed: boolean): Promise<void>;
+  /** An execution stopped in this process: ended, or paused (`runData` says which). */
+  stopped(executionId: string, run: N8nRunOutcome | undefined): Promise<void>;
+}
 
 /**
- * Calls `listener` at the start (and resumption) of every execution of this process.
- * Returns false when this n8n does not offer lifecycle handlers.
+ * Calls `listener` where each execution really runs: on a regular main, on the queue-mode
+ * worker that took the job, for sub-executions; never for a queue-mode main or webhook
+ * processor that only enqueues it. Unlike the external `workflow.postExecute` hook, the
+ * end handler does not make a queue-mode main load every job's full execution data
+ * (n8n's WorkflowRunner.needsFullExecutionData). Returns false when this n8n does not offer
+ * lifecycle handlers.
  */
-export function onExecutionStart(listener: StartListener): boolean {
+export function onExecutionLifecycle(listener: LifecycleListener): boolean {
   const modules = loadN8nModules();
   if (!modules) return false;
   const metadata = modules.Container.get(modules.LifecycleMetadata) as {
@@ -81,26 +98,47 @@ export function onExecutionStart(listener: StartListener): boolean {
   };
   class WorkflowIdentityLifecycle {
     async start(context: LifecycleContext): Promise<void> {
+      await this.#started(context, false);
+    }
+
+    async resume(context: LifecycleContext): Promise<void> {
+      await this.#started(context, true);
+    }
+
+    async stop(context: LifecycleContext): Promise<void> {
       if (!context.executionId) return;
+      await listener.stopped(String(context.executionId), context.runData);
+    }
+
+    async #started(context: LifecycleContext, resumed: boolean): Promise<void> {
+      if (!context.executionId || !context.workflowInstance) return;
       const parent = context.executionData?.parentExecution?.executionId;
-      await listener({
-        executionId: String(context.executionId),
-        workflowId: context.workflow?.id === undefined ? undefined : String(context.workflow.id),
-        code: {
-          nodes: context.workflow?.nodes ?? [],
-          connections: context.workflow?.connections ?? {},
+      await listener.started(
+        {
+          executionId: String(context.executionId),
+          workflowId: context.workflow?.id === undefined ? undefined : String(context.workflow.id),
+          code: {
+            nodes: context.workflow?.nodes ?? [],
+            connections: context.workflow?.connections ?? {},
+          },
+          parentExecutionId: parent === undefined ? undefined : String(parent),
+          mode: context.mode,
+          trigger: context.executionData?.executionData?.nodeExecutionStack?.[0]?.node?.type,
+          instanceId: instanceId(),
         },
-        parentExecutionId: parent === undefined ? undefined : String(parent),
-        mode: context.mode,
-        trigger: context.executionData?.executionData?.nodeExecutionStack?.[0]?.node?.type,
-        instanceId: instanceId(),
-      });
+        resumed,
+      );
     }
   }
   // Registered as an instance: n8n's container only builds classes decorated with @Service.
   modules.Container.set(WorkflowIdentityLifecycle, new WorkflowIdentityLifecycle());
-  for (const eventName of ['workflowExecuteBefore', 'workflowExecuteResume']) {
-    metadata.register({ handlerClass: WorkflowIdentityLifecycle, methodName: 'start', eventName });
+  const handlers = [
+    ['workflowExecuteBefore', 'start'],
+    ['workflowExecuteResume', 'resume'],
+    ['workflowExecuteAfter', 'stop'],
+  ];
+  for (const [eventName, methodName] of handlers) {
+    metadata.register({ handlerClass: WorkflowIdentityLifecycle, methodName, eventName });
   }
 
   return true;

@@ -100,11 +100,19 @@ async function requestAccess(
 ): Promise<{ identity?: ResolvedIdentity; access: { requestUrl: string; requestToken: string } }> {
   const local = localExecutions().get(facts.executionId);
   if (local?.refusal) throw local.refusal;
+  // The hooks' registration may still be under way (a slow issuer does not hold up the start),
+  // or have failed (it is retried once here).
+  if (local?.registered && !local.requestToken) await local.registered();
   if (local?.requestUrl && local.requestToken) {
     return {
       identity: local.identity,
       access: { requestUrl: local.requestUrl, requestToken: local.requestToken },
     };
+  }
+  if (local?.registrationError && !credential?.engineToken) {
+    throw new Error(
+      `workflow-identity: the issuer could not register this execution (${local.registrationError})`,
+    );
   }
   if (!credential?.issuerUrl || !credential.engineToken) {
     throw new Error(
