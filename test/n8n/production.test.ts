@@ -11,56 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningIssuer, startIssuer, until } from '../e2e/harness.js';
 import { type IssuerRelay, startIssuerRelay } from '../peers/issuer-relay.js';
 import { buildIntegration, type RunningN8n, startN8n } from '../peers/n8n.js';
-import { chain, idsNode, node, tokenNode, webhook } from './workflows.js';
+import { chain, idsNode, tokenNode, waitingWorkflow, webhook } from './workflows.js';
 
 const AUDIENCE = 'wfid-n8n-prod';
 /** Short, so the test can outwait the first deadline before resuming. */
 const MAX_DURATION_S = 8;
 
-const waitWorkflow = {
-  id: 'wfidWaitDemo0001',
-  name: 'Wait demo',
-  settings: { executionOrder: 'v1' },
-  nodes: [
-    node(
-      'Webhook',
-      'n8n-nodes-base.webhook',
-      2,
-      { httpMethod: 'GET', path: 'wfid-wait', responseMode: 'responseNode', options: {} },
-      { webhookId: '3f5b9c1e-7d2a-4e8b-9c0d-00000000a001' },
-    ),
-    tokenNode(AUDIENCE, {}, { onError: 'stopWorkflow' }),
-    node('Resume', 'n8n-nodes-base.set', 3.4, {
-      mode: 'manual',
-      includeOtherFields: true,
-      assignments: {
-        assignments: [
-          { id: 'r1', name: 'n8n_execution_id', value: '={{ $execution.id }}', type: 'string' },
-          { id: 'r2', name: 'resume_url', value: '={{ $execution.resumeUrl }}', type: 'string' },
-        ],
-      },
-      options: {},
-    }),
-    node('Respond', 'n8n-nodes-base.respondToWebhook', 1.1, {
-      respondWith: 'firstIncomingItem',
-      options: {},
-    }),
-    node(
-      'Wait',
-      'n8n-nodes-base.wait',
-      1.1,
-      { resume: 'webhook', httpMethod: 'GET', responseMode: 'lastNode', options: {} },
-      { webhookId: '3f5b9c1e-7d2a-4e8b-9c0d-00000000a002' },
-    ),
-    node('Token after wait', 'CUSTOM.workflowIdentityToken', 1, {
-      audience: AUDIENCE,
-      field: 'token_after',
-      options: {},
-    }),
-    idsNode,
-  ],
-  connections: chain('Webhook', 'Token', 'Resume', 'Respond', 'Wait', 'Token after wait', 'Ids'),
-};
+const waitWorkflow = waitingWorkflow('wfidWaitDemo0001', AUDIENCE);
 
 /** Asks for no token: shows that a start never waits long for the issuer. */
 const plainWorkflow = {
@@ -117,7 +74,7 @@ afterAll(async () => {
 
 describe('n8n in production: waits', () => {
   it('pauses an execution at the issuer while a Wait node holds it and resumes it with a fresh deadline', async () => {
-    const response = await fetch(`${n8n.url}/webhook/wfid-wait`);
+    const response = await fetch(`${n8n.url}/webhook/wfid-wait-${waitWorkflow.id}`);
     expect(response.status, n8n.logs().slice(-4000)).toBe(200);
     const before = (await response.json()) as Record<string, string>;
     const executionId = before.n8n_execution_id!;

@@ -78,6 +78,57 @@ export const subworkflowStart = node('Start', 'n8n-nodes-base.executeWorkflowTri
   inputSource: 'passthrough',
 });
 
+/**
+ * Webhook -> token -> answers the caller (with the execution id and its resume URL) -> Wait
+ * (resumed by a call to that URL, answered with the last node) -> a second token.
+ */
+export function waitingWorkflow(id: string, audience: string) {
+  return {
+    id,
+    name: `Wait demo ${id}`,
+    settings: { executionOrder: 'v1' },
+    nodes: [
+      node(
+        'Webhook',
+        'n8n-nodes-base.webhook',
+        2,
+        { httpMethod: 'GET', path: `wfid-wait-${id}`, responseMode: 'responseNode', options: {} },
+        { webhookId: `3f5b9c1e-7d2a-4e8b-9c0d-${hex12(`${id}a`)}` },
+      ),
+      tokenNode(audience, {}, { onError: 'stopWorkflow' }),
+      node('Resume', 'n8n-nodes-base.set', 3.4, {
+        mode: 'manual',
+        includeOtherFields: true,
+        assignments: {
+          assignments: [
+            { id: 'r1', name: 'n8n_execution_id', value: '={{ $execution.id }}', type: 'string' },
+            { id: 'r2', name: 'resume_url', value: '={{ $execution.resumeUrl }}', type: 'string' },
+          ],
+        },
+        options: {},
+      }),
+      node('Respond', 'n8n-nodes-base.respondToWebhook', 1.1, {
+        respondWith: 'firstIncomingItem',
+        options: {},
+      }),
+      node(
+        'Wait',
+        'n8n-nodes-base.wait',
+        1.1,
+        { resume: 'webhook', httpMethod: 'GET', responseMode: 'lastNode', options: {} },
+        { webhookId: `3f5b9c1e-7d2a-4e8b-9c0d-${hex12(`${id}b`)}` },
+      ),
+      node('Token after wait', 'CUSTOM.workflowIdentityToken', 1, {
+        audience: audience,
+        field: 'token_after',
+        options: {},
+      }),
+      idsNode,
+    ],
+    connections: chain('Webhook', 'Token', 'Resume', 'Respond', 'Wait', 'Token after wait', 'Ids'),
+  };
+}
+
 function hex12(text: string): string {
   return Buffer.from(text).toString('hex').slice(-12).padStart(12, '0');
 }

@@ -17,6 +17,8 @@ export interface IssuerRelay {
   mode: 'pass' | 'hang';
   /** Requests held in `hang` mode, oldest first. */
   held: HeldRequest[];
+  /** Every request seen, as `METHOD /path`, oldest first. */
+  seen: string[];
   /** Cuts every held connection (the client sees a reset and may retry). */
   release(): void;
   close(): Promise<void>;
@@ -28,6 +30,7 @@ export async function startIssuerRelay(target: string): Promise<IssuerRelay> {
     url: '',
     mode: 'pass',
     held: [],
+    seen: [],
     release() {
       for (const response of sockets) response.socket?.destroy();
       sockets.clear();
@@ -39,6 +42,7 @@ export async function startIssuerRelay(target: string): Promise<IssuerRelay> {
     },
   };
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    relay.seen.push(`${request.method} ${request.url}`);
     if (relay.mode === 'hang') {
       const held: HeldRequest = { path: request.url ?? '', open: true };
       relay.held.push(held);

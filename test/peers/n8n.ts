@@ -40,6 +40,13 @@ export interface N8nOptions {
   /** Run before `n8n start` (imports, publishing), against the same database and user folder. */
   prepare?: (cli: RunningN8n['cli'], userFolder: string) => Promise<void>;
   timeoutMs?: number;
+  /**
+   * `start` (default), or a queue-mode `worker` or `webhook` processor. Processes of one n8n
+   * share its user folder (the encryption key) and database.
+   */
+  command?: 'start' | 'worker' | 'webhook';
+  /** The user folder of the main this process joins (it is removed only by its creator). */
+  userFolder?: string;
 }
 
 /**
@@ -90,7 +97,9 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
     if (!existsSync(path))
       throw new Error(`${what} missing at ${path}: run bash test/peers/install/n8n.sh`);
   }
-  const userFolder = await mkdtemp(join(tmpdir(), 'wfid-n8n-'));
+  const command = options.command ?? 'start';
+  const ownFolder = options.userFolder === undefined;
+  const userFolder = options.userFolder ?? (await mkdtemp(join(tmpdir(), 'wfid-n8n-')));
   const port = await freePort();
   const env: Record<string, string> = {
     PATH: `${join(N8N_NODE, '..')}:${process.env.PATH ?? ''}`,
@@ -139,7 +148,12 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
   const cli = (...args: string[]) => cliWith({}, ...args);
   await options.prepare?.(cli, userFolder);
 
-  const child: ChildProcess = spawn(N8N_NODE, [N8N_BIN, 'start'], {
+  // A worker answers health checks on its own port (QUEUE_HEALTH_CHECK_PORT).
+  if (command === 'worker') {
+    env.QUEUE_HEALTH_CHECK_ACTIVE = 'true';
+    env.QUEUE_HEALTH_CHECK_PORT = String(port);
+  }
+  const child: ChildProcess = spawn(N8N_NODE, [N8N_BIN, command], {
     env,
     cwd: userFolder,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -161,7 +175,7 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
         await exited;
         clearTimeout(timer);
       }
-      await rm(userFolder, { recursive: true, force: true });
+      if (ownFolder) await rm(userFolder, { recursive: true, force: true });
     },
   };
 
@@ -169,7 +183,9 @@ export async function startN8n(options: N8nOptions): Promise<RunningN8n> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`n8n exited with ${child.exitCode}:\n${output}`);
     try {
-      if ((await fetch(`${url}/healthz/readiness`)).ok) break;
+      if (command === 'worker') {
+        if ((await fetch(`${url}/healthz`)).ok && output.includes('n8n worker is now ready')) break;
+      } else if ((await fetch(`${url}/healthz/readiness`)).ok) break;
     } catch {
       // not listening yet
     }

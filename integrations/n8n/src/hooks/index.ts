@@ -61,7 +61,11 @@ const listening = onExecutionLifecycle({
   started: (facts, resumed) => lifecycle.started(facts, resumed),
   stopped: (executionId, run) => lifecycle.ended(executionId, run, true),
 });
-if (!listening) {
+if (listening) {
+  logger.info(
+    'workflow-identity: ending executions where they run (lifecycle handlers; no workflow.postExecute hook)',
+  );
+} else {
   logger.warn(
     'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential), and sub-workflows get no token',
   );
