@@ -110,7 +110,8 @@ export function findLocalStackPython(): string {
   return python;
 }
 
-export async function startLocalStack(): Promise<LocalStack> {
+/** `services`: LocalStack's SERVICES (default `kms`); the first must become available. */
+export async function startLocalStack(services = 'kms'): Promise<LocalStack> {
   const python = findLocalStackPython();
   const dir = await mkdtemp(join(tmpdir(), 'wfid-localstack-'));
   const port = await freePort();
@@ -141,7 +142,7 @@ export async function startLocalStack(): Promise<LocalStack> {
       HOME: dir,
       PYTHONPATH: shimDir,
       GATEWAY_LISTEN: `127.0.0.1:${directPort}`,
-      SERVICES: 'kms',
+      SERVICES: services,
       // Host mode: never take the container code paths, keep every file in our temp dir.
       OVERRIDE_IN_DOCKER: '0',
       FILESYSTEM_ROOT: join(dir, 'filesystem'),
@@ -169,10 +170,10 @@ export async function startLocalStack(): Promise<LocalStack> {
       const health = await fetch(`http://127.0.0.1:${directPort}/_localstack/health`)
         .then((response) => response.json() as Promise<{ services?: Record<string, string> }>)
         .catch(() => undefined);
-      const state = health?.services?.kms;
+      const state = health?.services?.[services.split(',')[0]!];
       if (state === 'available' || state === 'running') return;
       if (Date.now() > deadline)
-        throw new Error(`LocalStack peer: KMS not available in 90 s:\n${output}`);
+        throw new Error(`LocalStack peer: ${services} not available in 90 s:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
   };

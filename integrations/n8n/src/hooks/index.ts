@@ -16,12 +16,13 @@
  */
 import { IssuerClient } from '../client/issuer-client.js';
 import { hooksConfigFromEnv } from '../config.js';
+import { EXECUTION_BOUND_CREDENTIALS, executionBinding } from '../credentials/execution-binding.js';
 import type { N8nRunOutcome } from '../execution/end-status.js';
 import { identityPolicyFromEnv } from '../identity/policy.js';
 import { n8nWorkflowStore } from '../identity/stored-workflows.js';
 import { ExecutionLifecycle, type HooksLogger } from './execution-lifecycle.js';
 import { startInProcessIssuer } from './in-process.js';
-import { n8nLogger, onExecutionLifecycle } from './n8n-internals.js';
+import { bindCredentialsToExecutions, n8nLogger, onExecutionLifecycle } from './n8n-internals.js';
 
 // Read once, then the engine token leaves n8n's environment: `$env` expressions (where an
 // operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and Execute Command's child processes
@@ -68,6 +69,12 @@ if (listening) {
 } else {
   logger.warn(
     'workflow-identity: this n8n has no lifecycle handlers; executions register at their first token request (node credential), and sub-workflows get no token',
+  );
+}
+
+if (!bindCredentialsToExecutions(EXECUTION_BOUND_CREDENTIALS, executionBinding)) {
+  logger.warn(
+    'workflow-identity: cannot bind credentials to executions in this n8n; the Workflow Identity Bearer and AWS Role credentials will refuse to work',
   );
 }
 

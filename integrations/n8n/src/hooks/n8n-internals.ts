@@ -144,6 +144,56 @@ export function onExecutionLifecycle(listener: LifecycleListener): boolean {
   return true;
 }
 
+type GetDecrypted = (
+  additionalData: { executionId?: string } | undefined,
+  nodeCredentials: unknown,
+  type: string,
+  ...rest: unknown[]
+) => Promise<Record<string, unknown>>;
+
+/**
+ * Wraps n8n's CredentialsHelper.getDecrypted so that credentials of `types`, decrypted for a
+ * running execution, carry that execution's id as n8n knows it (`additionalData.executionId`)
+ * plus `bind(id)`'s proof. The credential's own stored data cannot set or change either: they
+ * are written after decryption, over anything stored. n8n-internal API, feature-checked;
+ * returns false when this n8n has no such method (the credentials then refuse to work).
+ */
+export function bindCredentialsToExecutions(
+  types: string[],
+  bind: (executionId: string) => Record<string, string>,
+): boolean {
+  const main = require.main?.filename;
+  if (!main) return false;
+  try {
+    const { CredentialsHelper } = createRequire(main)('../dist/credentials-helper.js') as {
+      CredentialsHelper?: { prototype: { getDecrypted?: GetDecrypted } };
+    };
+    const original = CredentialsHelper?.prototype.getDecrypted;
+    if (typeof original !== 'function') return false;
+    CredentialsHelper!.prototype.getDecrypted = async function (
+      this: unknown,
+      additionalData,
+      nodeCredentials,
+      type,
+      ...rest
+    ) {
+      const data = await original.call(this, additionalData, nodeCredentials, type, ...rest);
+      if (!types.includes(type) || !data || typeof data !== 'object') return data;
+      // Not for a credential test or a load-options call: those run in no execution.
+      delete data.executionId;
+      delete data.executionProof;
+      const executionId = additionalData?.executionId;
+      if (executionId !== undefined && executionId !== null) {
+        Object.assign(data, bind(String(executionId)));
+      }
+      return data;
+    };
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** n8n's logger when the hooks run inside n8n, so our lines land in n8n's log output. */
 export function n8nLogger():
   | { info(m: string, meta?: object): void; warn(m: string, meta?: object): void }
