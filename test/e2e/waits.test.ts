@@ -8,11 +8,15 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningIssuer, startIssuer, until } from './harness.js';
 
+const ADMIN_TOKEN = `wfa_${'0f1e2d3c'.repeat(5)}`;
+
 describe('waiting executions', () => {
   let issuer: RunningIssuer;
 
   beforeAll(async () => {
-    issuer = await startIssuer({ env: { WFID_STATUS_LIST_TTL: '1s' } });
+    issuer = await startIssuer({
+      env: { WFID_STATUS_LIST_TTL: '1s', WFID_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
   });
   afterAll(async () => issuer?.stop());
 
@@ -109,6 +113,25 @@ describe('waiting executions', () => {
     const late = await engine(`/v1/executions/${id}/resume`);
     expect(late.status).toBe(409);
     expect(((await late.json()) as { error: string }).error).toBe('execution_ended');
+
+    // The audit trail tells the pauses and resumes apart from the end.
+    const audit = await issuer.fetch(`/v1/audit?execution_id=${id}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const { events } = (await audit.json()) as { events: { kind: string }[] };
+    expect(
+      events
+        .map((event) => event.kind)
+        .filter((kind) => kind.startsWith('execution.'))
+        .slice(1),
+    ).toEqual([
+      'execution.waiting',
+      'execution.waiting',
+      'execution.resumed',
+      'execution.resumed',
+      'execution.waiting',
+      'execution.ended',
+    ]);
   });
 
   it('answers unknown executions, bad bodies and missing engine tokens with clear errors', async () => {
