@@ -128,6 +128,14 @@ beforeAll(async () => {
   echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
   [issuer, localstack] = await Promise.all([startIssuer(), startLocalStack('sts,iam')]);
   jwks = createRemoteJWKSet(new URL(`${issuer.url}/.well-known/jwks.json`));
+  // LocalStack loads its STS provider on the first call, which can take longer than the
+  // credential's 10 s STS timeout on a busy machine: make that first call here.
+  await fetch(`${localstack.endpoint}/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'Action=GetCallerIdentity&Version=2011-06-15',
+    signal: AbortSignal.timeout(60_000),
+  });
   n8n = await startN8n({
     env: { WFID_ISSUER_URL: issuer.url, WFID_ENGINE_TOKEN: issuer.engineToken },
     prepare: async (cli, userFolder) => {
