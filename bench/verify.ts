@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { deflateSync } from 'node:zlib';
 import { encodeHeader, signCompact, signLocal } from '../src/jws/compact.js';
+import { rawToDer } from '../src/jws/ecdsa.js';
 import { toPublicJwk } from '../src/jws/jwk.js';
 import { encodeStatusBits } from '../src/tokens/status-bits.js';
 import { createVerifier, type Verifier } from '../src/verify/index.js';
@@ -98,10 +99,12 @@ export async function benchVerify(options: VerifyBenchOptions = {}): Promise<Ver
       let ops = 0;
       const start = cpuMs();
       const end = performance.now() + roundMs;
-      const key = { key: publicKey, dsaEncoding: 'ieee-p1363' as const };
+      // The cheapest check node:crypto offers: the bare key and a DER signature converted once,
+      // outside the loop (an options object costs ~30 µs more per call on Node 24).
+      const der = rawToDer(signature);
       while (performance.now() < end) {
         for (let i = 0; i < BATCH; i++) {
-          if (!cryptoVerify('sha256', signingInput, key, signature))
+          if (!cryptoVerify('sha256', signingInput, publicKey, der))
             throw new Error('bad signature');
         }
         ops += BATCH;

@@ -41,22 +41,49 @@ export function derToRaw(der: Uint8Array, coordinateSize: number): Uint8Array {
   return raw;
 }
 
+/** DER of a raw r||s (on the verify path of every token: built with plain byte copies). */
 export function rawToDer(raw: Uint8Array): Uint8Array {
   if (raw.length === 0 || raw.length % 2 !== 0) throw new TypeError('invalid raw ECDSA signature');
   const half = raw.length / 2;
-  const integer = (bytes: Uint8Array): number[] => {
-    let start = 0;
-    while (start < bytes.length - 1 && bytes[start] === 0) start++;
-    const body = Array.from(bytes.subarray(start));
-    if (body[0]! & 0x80) body.unshift(0);
-    return [0x02, ...encodeLength(body.length), ...body];
+  const r = minimalInteger(raw.subarray(0, half));
+  const s = minimalInteger(raw.subarray(half));
+  const bodyLength = integerLength(r) + integerLength(s);
+  const out = new Uint8Array(1 + lengthOfLength(bodyLength) + bodyLength);
+  let offset = 0;
+  const writeLength = (length: number) => {
+    if (length >= 0x100) out.set([0x82, length >> 8, length & 0xff], offset);
+    else if (length >= 0x80) out.set([0x81, length], offset);
+    else out[offset] = length;
+    offset += lengthOfLength(length);
   };
-  const body = [...integer(raw.subarray(0, half)), ...integer(raw.subarray(half))];
-  return Uint8Array.from([0x30, ...encodeLength(body.length), ...body]);
+  const writeInteger = (value: Uint8Array) => {
+    out[offset++] = 0x02;
+    const padded = value[0]! & 0x80 ? 1 : 0;
+    writeLength(value.length + padded);
+    if (padded) out[offset++] = 0;
+    out.set(value, offset);
+    offset += value.length;
+  };
+  out[offset++] = 0x30;
+  writeLength(bodyLength);
+  writeInteger(r);
+  writeInteger(s);
+  return out;
 }
 
-function encodeLength(length: number): number[] {
-  if (length < 0x80) return [length];
-  if (length < 0x100) return [0x81, length];
-  return [0x82, length >> 8, length & 0xff];
+/** The integer without leading zero bytes (one zero byte stays for the value 0). */
+function minimalInteger(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  return bytes.subarray(start);
+}
+
+/** Tag, length and content of a DER INTEGER (a zero byte in front of a high first bit). */
+function integerLength(value: Uint8Array): number {
+  const content = value.length + (value[0]! & 0x80 ? 1 : 0);
+  return 1 + lengthOfLength(content) + content;
+}
+
+function lengthOfLength(length: number): number {
+  return length < 0x80 ? 1 : length < 0x100 ? 2 : 3;
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { toEvent } from '../../src/audit/event.js';
+import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../src/audit/stores/sqlite.js';
 import { DEFAULT_ENGINE } from '../../src/executions/engine.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { MIGRATIONS, SqliteStore } from '../../src/executions/stores/sqlite.js';
@@ -132,6 +134,36 @@ describe('sqlite group commit', () => {
     expect((await other.getExecution(a.engine, a.executionId))?.status).toBe('success');
     await other.close();
     await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('sqlite audit batches', () => {
+  it('leave the connection at synchronous=FULL after their relaxed commit, failed or not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+    const db = new Database(join(dir, 'wfid.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(SQLITE_AUDIT_MIGRATION);
+    const audit = new SqliteAuditStore(db);
+    const level = () => db.pragma('synchronous', { simple: true });
+    // A batch that fails (its table is gone) leaves the level as it found it too.
+    db.exec('ALTER TABLE audit_events RENAME TO audit_events_away');
+    await expect(
+      audit.appendEvents([toEvent({ kind: 'token.minted', outcome: 'ok' }, Date.now())]),
+    ).rejects.toThrow(/no such table/);
+    expect(level()).toBe(2);
+    db.exec('ALTER TABLE audit_events_away RENAME TO audit_events');
+    const events = Array.from({ length: 120 }, () =>
+      toEvent(
+        { kind: 'token.minted', outcome: 'ok', jti: randomBytes(8).toString('hex') },
+        Date.now(),
+      ),
+    );
+    await audit.appendEvents(events);
+    expect(level()).toBe(2);
+    expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(120);
+    db.close();
     await rm(dir, { recursive: true, force: true });
   });
 });

@@ -122,7 +122,7 @@ describe('RFC vectors', () => {
     const privateKey = createPrivateKey({ key: RFC8037.jwk, format: 'jwk' });
     const publicKey = createPublicKey(privateKey);
     const { input, signature } = signingParts(RFC8037.token);
-    expect(signLocal('EdDSA', privateKey, input).equals(signature)).toBe(true);
+    expect(Buffer.from(signLocal('EdDSA', privateKey, input)).equals(signature)).toBe(true);
     expect(verifySignature('EdDSA', publicKey, input, signature)).toBe(true);
     expect(toPublicJwk(publicKey, 'EdDSA').kid).toBe(RFC8037.thumbprint);
   });
@@ -166,6 +166,35 @@ describe('ECDSA DER <-> raw r||s', () => {
         if (der[4] === 0) padded++;
       }
       expect(padded).toBeGreaterThan(0);
+    }
+  });
+
+  it('signs and verifies ECDSA exactly as node:crypto does with ieee-p1363 (the fast path is the same signature)', () => {
+    for (const [alg, curve, size, hash] of [
+      ['ES256', 'P-256', 32, 'sha256'],
+      ['ES384', 'P-384', 48, 'sha384'],
+    ] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+      const p1363 = { key: publicKey, dsaEncoding: 'ieee-p1363' } as const;
+      for (let i = 0; i < 50; i++) {
+        const data = Buffer.from(`token ${i}`);
+        const ours = signLocal(alg, privateKey, data);
+        expect(ours).toHaveLength(size * 2);
+        expect(cryptoVerify(hash, data, p1363, ours)).toBe(true);
+        const nodes = cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+        expect(verifySignature(alg, publicKey, data, nodes)).toBe(true);
+        expect(verifySignature(alg, publicKey, Buffer.from(`token ${i + 1}`), nodes)).toBe(false);
+      }
+      const good = signLocal(alg, privateKey, Buffer.from('x'));
+      // One byte short or long, all zeros, or r||s of the other curve's size: invalid, never thrown.
+      for (const bad of [
+        good.subarray(1),
+        Buffer.concat([good, Buffer.alloc(1)]),
+        new Uint8Array(size * 2),
+        new Uint8Array(size === 32 ? 96 : 64),
+      ]) {
+        expect(verifySignature(alg, publicKey, Buffer.from('x'), bad)).toBe(false);
+      }
     }
   });
 
