@@ -32,7 +32,7 @@ describeStoreSuite('sqlite', async () => {
 });
 
 describe('sqlite token lookup cache', () => {
-  it('is exactly as fresh as the database, for writes of this process and of another', async () => {
+  it('sees a commit of another process from the next turn of the event loop, its own writes at once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
     const path = join(dir, 'wfid.db');
     const server = new SqliteStore(path);
@@ -57,6 +57,16 @@ describe('sqlite token lookup cache', () => {
     await other.endExecution(first.engine, first.executionId, 'canceled', Date.now());
     expect((await server.getRequestToken(`t-${first.executionId}`))?.execution?.status).toBe(
       'canceled',
+    );
+    // A plain connection (the CLI, a script) commits synchronously; one turn later it is seen.
+    const raw = new Database(path);
+    raw
+      .prepare("UPDATE executions SET status = 'failed' WHERE execution_id = ?")
+      .run(first.executionId);
+    raw.close();
+    await new Promise((turn) => setImmediate(turn));
+    expect((await server.getRequestToken(`t-${first.executionId}`))?.execution?.status).toBe(
+      'failed',
     );
 
     expect((await server.getRequestToken(`t-${second.executionId}`))?.execution?.status).toBe(

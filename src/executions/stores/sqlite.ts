@@ -79,6 +79,8 @@ export class SqliteStore implements ExecutionStore {
     version: -1,
     entries: new Map(),
   };
+  /** Whether `PRAGMA data_version` was read in this turn of the event loop (getRequestToken). */
+  private versionReadThisTurn = false;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -250,14 +252,22 @@ export class SqliteStore implements ExecutionStore {
   }
 
   /**
-   * The lookup of every token request. Answers come from a cache that is exactly as fresh as the
-   * database: SQLite bumps `PRAGMA data_version` whenever another connection (another process)
-   * commits, and this connection's own writes that change a cached answer (an end, a
-   * collection) clear the cache themselves.
+   * The lookup of every token request. Answers come from a cache as fresh as the database was
+   * at the start of this turn of the event loop: SQLite bumps `PRAGMA data_version` whenever
+   * another connection (another process) commits, and it is read once per turn, not per request
+   * (the read takes two file-lock syscalls: under load, the largest cost of a token request after
+   * the signature and the socket). This connection's own writes that change a cached answer (an
+   * end, a wait, a collection) clear the cache themselves, at once.
    */
   async getRequestToken(tokenId: string) {
-    const version = this.statements.dataVersion.get() as number;
-    if (version !== this.lookups.version) this.lookups = { version, entries: new Map() };
+    if (!this.versionReadThisTurn) {
+      this.versionReadThisTurn = true;
+      setImmediate(() => {
+        this.versionReadThisTurn = false;
+      });
+      const version = this.statements.dataVersion.get() as number;
+      if (version !== this.lookups.version) this.lookups = { version, entries: new Map() };
+    }
     const cached = this.lookups.entries.get(tokenId);
     if (cached) return cached;
     const row = this.statements.getToken.get(tokenId) as
