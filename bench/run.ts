@@ -10,6 +10,7 @@ import { benchMint } from './mint.js';
 import { benchOpenBaoOidc } from './openbao-oidc.js';
 import { benchPkcs11 } from './pkcs11.js';
 import { benchRegistration } from './registration.js';
+import { benchRegistrationStores } from './registration-stores.js';
 import { benchSoak } from './soak.js';
 import { benchStatusList } from './status-list.js';
 import { benchStores } from './stores.js';
@@ -48,6 +49,7 @@ const BENCHES: Record<string, () => Promise<Record<string, number>>> = {
   audit: benchAudit,
   'http-stores': benchHttpStores,
   registration: benchRegistration,
+  'registration-stores': benchRegistrationStores,
   openbao: benchOpenBaoOidc,
   stores: benchStores,
   aws: benchAwsKms,
