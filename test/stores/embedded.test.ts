@@ -10,6 +10,7 @@ import { DEFAULT_ENGINE } from '../../src/executions/engine.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { MIGRATIONS, SqliteStore } from '../../src/executions/stores/sqlite.js';
 import { describeAuditSuite } from './audit-suite.js';
+import { describeConcurrentWrites } from './concurrent-writes-suite.js';
 import { describeStoreSuite, execution } from './store-suite.js';
 
 describeStoreSuite('memory', async () => ({ store: new MemoryStore() }));
@@ -24,6 +25,14 @@ describeAuditSuite('sqlite', async () => {
 });
 
 describeStoreSuite('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+  return {
+    store: new SqliteStore(join(dir, 'wfid.db')),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeConcurrentWrites('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
   return {
     store: new SqliteStore(join(dir, 'wfid.db')),

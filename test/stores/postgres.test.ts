@@ -6,6 +6,7 @@ import { openStore } from '../../src/executions/stores/open.js';
 import { MIGRATIONS, PostgresStore } from '../../src/executions/stores/postgres.js';
 import { type PostgresPeer, startPostgres } from '../peers/postgres.js';
 import { describeAuditSuite } from './audit-suite.js';
+import { describeConcurrentWrites } from './concurrent-writes-suite.js';
 import { describeStoreFaults } from './fault-suite.js';
 import { describeStoreSuite, execution } from './store-suite.js';
 
@@ -108,6 +109,50 @@ describe('postgres store migrations', () => {
 
 describeStoreSuite('postgres', async () => ({ store: await PostgresStore.open(server.url) }));
 describeAuditSuite('postgres', async () => ({ store: await PostgresStore.open(server.url) }));
+describeConcurrentWrites('postgres', async () => ({ store: await PostgresStore.open(server.url) }));
+
+describe('postgres group commit', () => {
+  it('fails only the write the database refuses; the rest of its group commits', async () => {
+    const store = await PostgresStore.open(server.url);
+    try {
+      const good = Array.from({ length: 5 }, () => execution());
+      // jsonb refuses \u0000 (22P05): this insert fails the group's statement as a whole.
+      const bad = execution({ workflowName: 'nul \u0000 byte' });
+      const toEnd = execution();
+      await store.insertExecution(toEnd);
+      // Issued in one turn, so they are one group.
+      const settled = await Promise.allSettled([
+        ...good.map((record) =>
+          store.insertExecution(record, {
+            tokenId: `t-${record.executionId}`,
+            secretHash: randomBytes(32),
+          }),
+        ),
+        store.insertExecution(bad),
+        store.endExecution(toEnd.engine, toEnd.executionId, 'canceled', 1234),
+      ]);
+      expect(settled.slice(0, 5)).toEqual(
+        good.map((record) => ({ status: 'fulfilled', value: { inserted: true, record } })),
+      );
+      expect(settled[5]).toMatchObject({ status: 'rejected', reason: { code: '22P05' } });
+      expect(settled[6]).toMatchObject({
+        status: 'fulfilled',
+        value: { status: 'canceled', endedAt: 1234 },
+      });
+      for (const record of good) {
+        expect(await store.getExecution(record.engine, record.executionId)).toEqual(record);
+        expect((await store.getRequestToken(`t-${record.executionId}`))?.execution).toEqual(record);
+      }
+      expect(await store.getExecution(bad.engine, bad.executionId)).toBeUndefined();
+      expect(await store.getExecution(toEnd.engine, toEnd.executionId)).toMatchObject({
+        status: 'canceled',
+        endedAt: 1234,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describeStoreFaults(
   'postgres',

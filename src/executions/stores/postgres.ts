@@ -11,6 +11,7 @@ import type {
   StoredRequestToken,
 } from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
+import { PostgresWrites } from './postgres-writes.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
 /**
@@ -68,22 +69,7 @@ const RESERVE_ATTEMPTS = 10;
 
 /** Named statements: pg prepares each once per pooled connection. */
 const SQL = {
-  // One statement (one round trip) stores a new execution and, when given, its request token.
-  insert: `WITH inserted AS (
-             INSERT INTO wfid_executions (engine, execution_id, workflow_id, metadata, status,
-               started_at, deadline, ended_at, status_list, status_idx)
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (engine, execution_id) DO NOTHING
-             RETURNING engine, execution_id),
-           token AS (
-             INSERT INTO wfid_request_tokens (token_id, engine, execution_id, secret_hash)
-             SELECT $11::text, engine, execution_id, $12::bytea FROM inserted
-             WHERE $11::text IS NOT NULL)
-           SELECT count(*)::int AS inserted FROM inserted`,
   get: `SELECT ${EXECUTION_COLUMNS} FROM wfid_executions WHERE engine = $1 AND execution_id = $2`,
-  end: `UPDATE wfid_executions SET status = $3, ended_at = $4
-        WHERE engine = $1 AND execution_id = $2 AND status IN ('running', 'waiting')
-        RETURNING ${EXECUTION_COLUMNS}`,
   move: `UPDATE wfid_executions SET status = $4, deadline = $5
          WHERE engine = $1 AND execution_id = $2 AND status = $3 AND deadline > $6
          RETURNING ${EXECUTION_COLUMNS}`,
@@ -146,6 +132,11 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Server-side statement_timeout; the client gives up 1 s later (default 2500 ms). */
   statementTimeoutMs?: number;
+  /**
+   * Registrations and ends that arrive together share one statement and one commit (default
+   * true). Off only to measure what it buys (bench/registration-stores.ts).
+   */
+  groupCommit?: boolean;
 }
 
 /**
@@ -158,11 +149,19 @@ export class PostgresStore implements ExecutionStore {
   readonly keyStates: KeyStateStore;
   readonly statusLists: StatusListStore;
   readonly audit: PostgresAuditStore;
+  private readonly writes: PostgresWrites;
 
   private constructor(
     private readonly pool: Pool,
     private readonly DatabaseError: typeof PgDatabaseError,
+    groupCommit: boolean,
   ) {
+    this.writes = new PostgresWrites(
+      (name, text, values) => this.guard(() => this.pool.query({ name, text, values })),
+      // guard() turns every lost-server error into ERR_STORE_UNAVAILABLE; what stays is the SQL's.
+      (err) => err instanceof this.DatabaseError,
+      groupCommit,
+    );
     this.keyStates = {
       listKeyStates: async () =>
         (await this.run<{ record: KeyStateRecord }>('listKeys', [])).rows.map((r) => r.record),
@@ -230,7 +229,7 @@ export class PostgresStore implements ExecutionStore {
     pool.on('error', (err) =>
       options.logger?.warn({ err: err.message }, 'postgres store: connection lost'),
     );
-    const store = new PostgresStore(pool, pg.DatabaseError);
+    const store = new PostgresStore(pool, pg.DatabaseError, options.groupCommit ?? true);
     try {
       await store.migrate();
       await store.checkDurability(options.logger);
@@ -246,22 +245,7 @@ export class PostgresStore implements ExecutionStore {
   }
 
   async insertExecution(record: ExecutionRecord, requestToken?: NewRequestToken) {
-    const row = toRow(record);
-    const values = [
-      row.engine,
-      row.execution_id,
-      row.workflow_id,
-      row.metadata,
-      row.status,
-      row.started_at,
-      row.deadline,
-      row.ended_at,
-      row.status_list,
-      row.status_idx,
-      requestToken?.tokenId ?? null,
-      requestToken?.secretHash ?? null,
-    ];
-    const inserted = (await this.run<{ inserted: number }>('insert', values)).rows[0]!.inserted > 0;
+    const inserted = await this.writes.insert(toRow(record), requestToken);
     return {
       inserted,
       record: inserted ? record : (await this.getExecution(record.engine, record.executionId))!,
@@ -274,9 +258,8 @@ export class PostgresStore implements ExecutionStore {
   }
 
   async endExecution(engine: string, executionId: string, status: EndStatus, endedAt: number) {
-    // Autocommit: the UPDATE is flushed to the WAL before the answer arrives.
-    const row = (await this.run<ExecutionRow>('end', [engine, executionId, status, endedAt]))
-      .rows[0];
+    // Answered after the commit: the UPDATE is flushed to the WAL before the row comes back.
+    const row = await this.writes.end(engine, executionId, status, endedAt);
     // Not running (or unknown): a fresh read sees whichever end committed first.
     return row ? fromRow(row) : this.getExecution(engine, executionId);
   }
