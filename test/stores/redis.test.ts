@@ -6,6 +6,7 @@ import { openStore } from '../../src/executions/stores/open.js';
 import { RedisStore } from '../../src/executions/stores/redis.js';
 import { type RedisPeer, startRedis } from '../peers/redis.js';
 import { describeAuditSuite } from './audit-suite.js';
+import { describeConcurrentWrites } from './concurrent-writes-suite.js';
 import { describeStoreFaults } from './fault-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
@@ -115,6 +116,7 @@ describe('redis key layout', () => {
 });
 
 describeStoreSuite('redis', async () => ({ store: await RedisStore.open(server.url) }));
+describeConcurrentWrites('redis', async () => ({ store: await RedisStore.open(server.url) }));
 describeAuditSuite('redis', async () => ({ store: await RedisStore.open(server.url) }));
 
 describeStoreFaults(
