@@ -146,8 +146,9 @@ export interface RedisStoreOptions {
   /** Bound on one command (default 3000 ms). */
   commandTimeoutMs?: number;
   /**
-   * Commands issued in one turn of the event loop leave in one write (default true). Off only
-   * to measure what it buys (bench/registration-stores.ts).
+   * ioredis auto-pipelining: the commands of one turn of the event loop leave in one socket
+   * write. Off by default: it bought nothing measurable (bench/registration-stores.ts measures
+   * it), since the commands already share round trips and fsyncs (see RedisStore).
    */
   autoPipelining?: boolean;
 }
@@ -159,6 +160,10 @@ export interface RedisStoreOptions {
  * open() checks both with CONFIG GET and warns, without failing, when they differ or cannot
  * be read (managed services often forbid CONFIG). Replication is asynchronous: a failover
  * may lose the last writes a primary acknowledged.
+ * Concurrent writes are group-committed without help from us: one connection carries every
+ * command as soon as it is issued, without waiting for earlier replies (pipelined), and Redis
+ * writes and fsyncs the AOF once per turn of its event loop for all the commands it read in
+ * that turn, before it replies to any of them. Each Lua script still runs atomically.
  */
 export class RedisStore implements ExecutionStore {
   readonly kind = 'redis';
@@ -230,11 +235,7 @@ export class RedisStore implements ExecutionStore {
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
       // After a failover the old primary turns read-only: reconnect and resend.
       reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
-      // Group commit comes from the server: with appendfsync always, Redis writes and fsyncs the
-      // AOF once per turn of its event loop, for every command it read in that turn, before it
-      // replies to any of them. Sending the commands of one turn of ours in one write lets more
-      // of them land in one of its turns. Each script still runs atomically on its own.
-      enableAutoPipelining: options.autoPipelining ?? true,
+      enableAutoPipelining: options.autoPipelining ?? false,
     }) as Scripted;
     for (const [name, lua] of Object.entries(SCRIPTS))
       redis.defineCommand(name, { lua, numberOfKeys: keysOf(name) });
