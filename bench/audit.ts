@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintRequest, startBenchIssuer } from './http.js';
-import { measure } from './load.js';
+import { measure, warmUp } from './load.js';
 import { median, round } from './stats.js';
 
 const ROUNDS = 5;
@@ -19,6 +19,8 @@ export async function benchAudit(): Promise<Record<string, number>> {
   const withAudit = await startBenchIssuer(shared);
   const without = await startBenchIssuer({ ...shared, WFID_AUDIT_ENABLED: 'false' });
   try {
+    await warmUp(mintRequest(without));
+    await warmUp(mintRequest(withAudit));
     const ratio = { cpu: [] as number[], wall: [] as number[] };
     const perSecond = { on: [] as number[], off: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {

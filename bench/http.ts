@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, measure, peakRssMb, waitFor } from './load.js';
+import { freePort, measure, peakRssMb, waitFor, warmUp } from './load.js';
 import { median, round } from './stats.js';
 import { startBenchStores } from './stores.js';
 
@@ -113,6 +113,8 @@ export async function benchHttp(): Promise<Record<string, number>> {
     };
     const cpuUs = { ours: [] as number[], base: [] as number[] };
     const latency = { p50: [] as number[], p99: [] as number[] };
+    await warmUp(baselineRequest);
+    await warmUp(mintRequest(issuer));
     for (let i = 0; i < ROUNDS; i++) {
       const base = await measure(baseline.pid!, baselineRequest);
       const ours = await measure(issuer.pid, mintRequest(issuer));

@@ -65,6 +65,17 @@ export async function peakRssMb(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
+/** Seconds of load before the measured rounds: a freshly started server runs unoptimised code. */
+const WARM_UP_SECONDS = 2;
+
+/**
+ * Load a server takes before it is measured, the same for the baseline and the issuer: the
+ * first second of each otherwise ran in the JIT's baseline tiers and set the round's p99.
+ */
+export async function warmUp(request: LoadRequest): Promise<void> {
+  await wrk(request, { seconds: WARM_UP_SECONDS });
+}
+
 /**
  * Requests per CPU-second of the server under load, and per wall second. The load generator
  * shares this 2-core machine with the server (and with whatever else runs here), so wall

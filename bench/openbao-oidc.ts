@@ -7,7 +7,7 @@
  */
 import { startOpenBao } from '../test/peers/openbao.js';
 import { mintRequest, startBenchIssuer } from './http.js';
-import { measure } from './load.js';
+import { measure, warmUp } from './load.js';
 import { median, round } from './stats.js';
 
 const ROUNDS = 3;
@@ -43,6 +43,8 @@ export async function benchOpenBaoOidc(): Promise<Record<string, number>> {
     const probe = await fetch(openbaoRequest.url, { headers: openbaoRequest.headers });
     if (!probe.ok) throw new Error(`OpenBao identity token: ${probe.status} ${await probe.text()}`);
 
+    await warmUp(openbaoRequest);
+    await warmUp(mintRequest(issuer));
     const ours: number[] = [];
     const theirs: number[] = [];
     const ratio: number[] = [];

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { ENGINE_TOKEN, startBenchIssuer } from './http.js';
-import { freePort, type LoadRequest, measure, waitFor } from './load.js';
+import { freePort, type LoadRequest, measure, waitFor, warmUp } from './load.js';
 import { median, round } from './stats.js';
 
 const DIST = resolve(import.meta.dirname, '..');
@@ -37,17 +37,17 @@ export async function benchRegistration(): Promise<Record<string, number>> {
   });
   try {
     await waitFor(`http://127.0.0.1:${baselinePort}/`, baseline);
+    const baselineRegistrations = () =>
+      registrations(`http://127.0.0.1:${baselinePort}/v1/executions`, {});
+    const ourRegistrations = () =>
+      registrations(`${issuer.url}/v1/executions`, { authorization: `Bearer ${ENGINE_TOKEN}` });
+    await warmUp(baselineRegistrations());
+    await warmUp(ourRegistrations());
     const ours = { perSecond: [] as number[], p99: [] as number[], ratio: [] as number[] };
     const base = { perSecond: [] as number[], p99: [] as number[] };
     for (let i = 0; i < ROUNDS; i++) {
-      const b = await measure(
-        baseline.pid!,
-        registrations(`http://127.0.0.1:${baselinePort}/v1/executions`, {}),
-      );
-      const o = await measure(
-        issuer.pid,
-        registrations(`${issuer.url}/v1/executions`, { authorization: `Bearer ${ENGINE_TOKEN}` }),
-      );
+      const b = await measure(baseline.pid!, baselineRegistrations());
+      const o = await measure(issuer.pid, ourRegistrations());
       base.perSecond.push(b.perWallSecond);
       base.p99.push(b.result.latencyMs.p99);
       ours.perSecond.push(o.perWallSecond);

@@ -9,6 +9,7 @@ import { SQLITE_AUDIT_MIGRATION, SqliteAuditStore } from '../../src/audit/stores
 import { DEFAULT_ENGINE } from '../../src/executions/engine.js';
 import { MemoryStore } from '../../src/executions/stores/memory.js';
 import { MIGRATIONS, SqliteStore } from '../../src/executions/stores/sqlite.js';
+import { GroupCommit } from '../../src/executions/stores/sqlite-group-commit.js';
 import { describeAuditSuite } from './audit-suite.js';
 import { describeConcurrentWrites } from './concurrent-writes-suite.js';
 import { describeStoreSuite, execution } from './store-suite.js';
@@ -154,6 +155,76 @@ describe('sqlite group commit', () => {
     await other.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('sqlite group commit, WAL sync off the event loop', () => {
+  /** A table of one column, and a GroupCommit whose syncs the test completes by hand. */
+  async function setUp() {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
+    const path = join(dir, 'wfid.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    const syncs: ((error: NodeJS.ErrnoException | null) => void)[] = [];
+    const commit = new GroupCommit(db, `${path}-wal`, (_fd, done) => syncs.push(done));
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const write = (v: string) => {
+      let settled: 'no' | 'resolved' | 'rejected' = 'no';
+      const promise = commit.run(() => insert.run(v));
+      promise.then(
+        () => {
+          settled = 'resolved';
+        },
+        () => {
+          settled = 'rejected';
+        },
+      );
+      return { promise, settled: () => settled };
+    };
+    const turn = () => new Promise((next) => setImmediate(next));
+    const cleanup = async () => {
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { path, db, commit, syncs, write, turn, cleanup };
+  }
+
+  it('answers a write only after a sync that started after its commit; one sync at a time', async () => {
+    const { path, db, syncs, write, turn, cleanup } = await setUp();
+    const a = write('a');
+    await turn(); // a's group commits; its sync starts
+    expect(syncs).toHaveLength(1);
+    // Committed, so visible to another connection, but not yet answered.
+    const other = new Database(path, { readonly: true });
+    expect(other.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1);
+    other.close();
+    const b = write('b');
+    await turn(); // b's group commits while a's sync is in flight: no second sync yet
+    expect(syncs).toHaveLength(1);
+    expect([a.settled(), b.settled()]).toEqual(['no', 'no']);
+    syncs[0]!(null);
+    await turn();
+    // a's sync may have started before b's frames were written: b waits for the next one.
+    expect([a.settled(), b.settled()]).toEqual(['resolved', 'no']);
+    expect(syncs).toHaveLength(2);
+    syncs[1]!(null);
+    await b.promise;
+    // The connection's own writes outside the group keep synchronous=FULL.
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    await cleanup();
+  });
+
+  it('fails its writes, every later write and readiness once a sync failed', async () => {
+    const { commit, syncs, write, turn, cleanup } = await setUp();
+    const a = write('a');
+    await turn();
+    syncs[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(a.promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(write('b').promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect(() => commit.check()).toThrow(/could not sync its WAL/);
+    await cleanup();
   });
 });
 

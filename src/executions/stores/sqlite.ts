@@ -92,12 +92,13 @@ export class SqliteStore implements ExecutionStore {
       });
     }
     this.db.pragma('journal_mode = WAL');
-    // An end of execution answered 200 must survive a crash: sync the WAL on every commit.
+    // An end of execution answered 200 must survive a crash: sync the WAL on every commit
+    // (group-committed writes sync it themselves, off the event loop: GroupCommit).
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.audit = new SqliteAuditStore(this.db);
-    this.writes = new GroupCommit(this.db);
+    this.writes = new GroupCommit(this.db, path === ':memory:' ? undefined : `${path}-wal`);
     const db = this.db;
     this.statements = {
       insert: db.prepare(
@@ -294,12 +295,12 @@ export class SqliteStore implements ExecutionStore {
   }
 
   async ping() {
+    this.writes.check();
     this.db.prepare('SELECT 1').get();
   }
 
   async close() {
-    // A group queued before close is flushed on its setImmediate, which runs before this one.
-    await new Promise((flushed) => setImmediate(flushed));
+    await this.writes.close();
     this.db.close();
   }
 }
