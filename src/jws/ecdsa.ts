@@ -48,6 +48,8 @@ export function rawToDer(raw: Uint8Array): Uint8Array {
   const r = minimalInteger(raw.subarray(0, half));
   const s = minimalInteger(raw.subarray(half));
   const bodyLength = integerLength(r) + integerLength(s);
+  // Two length bytes at most: far beyond any curve (P-521 needs one).
+  if (bodyLength > 0xffff) throw new TypeError('raw ECDSA signature too long');
   const out = new Uint8Array(1 + lengthOfLength(bodyLength) + bodyLength);
   let offset = 0;
   const writeLength = (length: number) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { fstatSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -77,6 +78,17 @@ describe('sqlite token lookup cache', () => {
     await new Promise((turn) => setImmediate(turn));
     expect((await server.getRequestToken(`t-${first.executionId}`))?.execution?.status).toBe(
       'failed',
+    );
+    // Within one turn (only microtasks in between), once the last read is a millisecond old.
+    const again = new Database(path);
+    again
+      .prepare("UPDATE executions SET status = 'timeout' WHERE execution_id = ?")
+      .run(first.executionId);
+    again.close();
+    const waitUntil = performance.now() + 2;
+    while (performance.now() < waitUntil) {}
+    expect((await server.getRequestToken(`t-${first.executionId}`))?.execution?.status).toBe(
+      'timeout',
     );
 
     expect((await server.getRequestToken(`t-${second.executionId}`))?.execution?.status).toBe(
@@ -162,13 +174,23 @@ describe('sqlite group commit, WAL sync off the event loop', () => {
   /** A table of one column, and a GroupCommit whose syncs the test completes by hand. */
   async function setUp() {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
-    const path = join(dir, 'wfid.db');
+    await mkdir(join(dir, 'real'));
+    // The database is opened through a symlink, and a stale `-wal` lies beside the link: the
+    // WAL synced must be the one SQLite writes, next to the real file.
+    await symlink(join(dir, 'real'), join(dir, 'link'));
+    const path = join(dir, 'link', 'wfid.db');
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+    await writeFile(join(dir, 'wfid.db-wal'), 'stale');
     const syncs: ((error: NodeJS.ErrnoException | null) => void)[] = [];
-    const commit = new GroupCommit(db, `${path}-wal`, (_fd, done) => syncs.push(done));
+    const synced = new Set<number>();
+    const commit = new GroupCommit(db, path, (fd, done) => {
+      synced.add(fstatSync(fd).ino);
+      syncs.push(done);
+    });
+    const realWal = statSync(join(dir, 'real', 'wfid.db-wal')).ino;
     const insert = db.prepare('INSERT INTO t VALUES (?)');
     const write = (v: string) => {
       let settled: 'no' | 'resolved' | 'rejected' = 'no';
@@ -188,11 +210,11 @@ describe('sqlite group commit, WAL sync off the event loop', () => {
       db.close();
       await rm(dir, { recursive: true, force: true });
     };
-    return { path, db, commit, syncs, write, turn, cleanup };
+    return { path, db, commit, syncs, synced, realWal, write, turn, cleanup };
   }
 
   it('answers a write only after a sync that started after its commit; one sync at a time', async () => {
-    const { path, db, syncs, write, turn, cleanup } = await setUp();
+    const { path, db, syncs, synced, realWal, write, turn, cleanup } = await setUp();
     const a = write('a');
     await turn(); // a's group commits; its sync starts
     expect(syncs).toHaveLength(1);
@@ -211,19 +233,42 @@ describe('sqlite group commit, WAL sync off the event loop', () => {
     expect(syncs).toHaveLength(2);
     syncs[1]!(null);
     await b.promise;
+    expect([...synced]).toEqual([realWal]);
     // The connection's own writes outside the group keep synchronous=FULL.
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     await cleanup();
   });
 
-  it('fails its writes, every later write and readiness once a sync failed', async () => {
+  it('fails its writes, every later write and readiness once a sync failed, and never syncs again', async () => {
     const { commit, syncs, write, turn, cleanup } = await setUp();
     const a = write('a');
-    await turn();
+    await turn(); // a's sync starts
+    const b = write('b');
+    await turn(); // b commits and waits for the next sync
     syncs[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
     await expect(a.promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
-    await expect(write('b').promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    // A later sync might report success for pages the kernel dropped: b is never acknowledged.
+    await expect(b.promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(write('c').promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(commit.durable()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect(syncs).toHaveLength(1);
     expect(() => commit.check()).toThrow(/could not sync its WAL/);
+    await cleanup();
+  });
+
+  it('refuses writes once closed, after the queued ones became durable', async () => {
+    const { commit, syncs, write, cleanup } = await setUp();
+    const a = write('a');
+    const closed = commit.close();
+    await new Promise((turn) => setImmediate(turn));
+    await new Promise((turn) => setImmediate(turn));
+    syncs[0]!(null);
+    await expect(a.promise).resolves.toBeDefined();
+    // close() asks for one more sync: everything committed before it must be on disk.
+    expect(syncs).toHaveLength(2);
+    syncs[1]!(null);
+    await closed;
+    await expect(write('b').promise).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
     await cleanup();
   });
 });
@@ -235,7 +280,11 @@ describe('sqlite audit batches', () => {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(SQLITE_AUDIT_MIGRATION);
-    const audit = new SqliteAuditStore(db);
+    const synced: string[] = [];
+    const audit = new SqliteAuditStore(db, {
+      check: () => {},
+      durable: async () => void synced.push('sync'),
+    });
     const level = () => db.pragma('synchronous', { simple: true });
     // A batch that fails (its table is gone) leaves the level as it found it too.
     db.exec('ALTER TABLE audit_events RENAME TO audit_events_away');
@@ -252,6 +301,7 @@ describe('sqlite audit batches', () => {
     );
     await audit.appendEvents(events);
     expect(level()).toBe(2);
+    expect(synced).toEqual(['sync']); // the batch waited for a WAL sync before it counted as written
     expect(db.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(120);
     db.close();
     await rm(dir, { recursive: true, force: true });

@@ -21,7 +21,11 @@ export class SqliteAuditStore implements AuditStore {
   private readonly insertOne;
   private readonly prune;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** The executions store's WAL syncs (GroupCommit): a batch is on disk before appendEvents resolves. */
+    private readonly wal: { check(): void; durable(): Promise<void> },
+  ) {
     const insert = (rows: number) =>
       db.prepare(
         `INSERT OR IGNORE INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES ${Array.from(
@@ -37,6 +41,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async appendEvents(events: readonly AuditEvent[]) {
+    this.wal.check();
     const values = (from: number, count: number) => {
       const row: unknown[] = [];
       for (let index = from; index < from + count; index++) {
@@ -45,10 +50,8 @@ export class SqliteAuditStore implements AuditStore {
       }
       return row;
     };
-    // The events already waited in memory for their batch, so their commit does not wait for an
-    // fsync either: it would stall the event loop (every mint) for one disk flush per batch. The
-    // next durable write on this connection (a registration, an end) syncs the WAL, these
-    // frames with it, and a checkpoint syncs before it copies them.
+    // The commit does not wait for an fsync on the event loop (one disk flush per batch would
+    // stall every mint): the WAL is synced off the loop before the batch counts as written.
     const level = this.db.pragma('synchronous', { simple: true }) as number;
     this.db.pragma('synchronous = NORMAL');
     try {
@@ -61,6 +64,7 @@ export class SqliteAuditStore implements AuditStore {
     } finally {
       this.db.pragma(`synchronous = ${level}`);
     }
+    await this.wal.durable();
   }
 
   async listEvents(query: AuditQuery) {

@@ -1,4 +1,4 @@
-import { close, fdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { WfidError } from '../../errors.js';
 
@@ -31,28 +31,30 @@ interface AwaitingSync {
  * What changes: a committed write is visible (to this connection and to other processes)
  * before it is durable, for the length of one sync. A crash then may undo a write that was
  * read but never acknowledged. That is only ever a registration nobody holds a request token
- * of yet, an end or a wait (which make the issuer stricter), or a resume its caller retries.
+ * of yet, an end (which makes the issuer stricter), or a request token of a repeat or resume
+ * that was never handed out.
  *
  * A failed fdatasync is final: Linux may drop the pages it could not write and report the next
- * sync as a success, so no later write could be trusted to be durable. The store then refuses
- * every write (ERR_STORE_UNAVAILABLE, readiness fails) until the issuer restarts.
+ * sync as a success, so no later write could be trusted to be durable. Every write waiting for
+ * a sync fails, and so does every later one (`check()` guards the store's other writes too),
+ * with ERR_STORE_UNAVAILABLE, and readiness fails, until the issuer restarts.
  */
 export class GroupCommit {
   private queue: Queued[] = [];
   private readonly statements;
-  /** The WAL file, opened at the first sync; `null` for an in-memory database (nothing to sync). */
-  private walFd: number | null | undefined;
+  /** The WAL file; `null` for an in-memory database (nothing to sync). */
+  private walFd: number | null;
   private syncing = false;
   private awaitingSync: AwaitingSync[] = [];
   private failed?: WfidError;
 
   constructor(
     private readonly db: Database.Database,
-    /** The WAL file to sync (`<database>-wal`); undefined for an in-memory database. */
-    private readonly walPath: string | undefined,
+    /** The database file; undefined for an in-memory database. */
+    databasePath: string | undefined,
     private readonly syncFile: SyncFile = fdatasync,
   ) {
-    this.walFd = walPath === undefined ? null : undefined;
+    this.walFd = databasePath === undefined ? null : openWal(databasePath);
     this.statements = {
       // IMMEDIATE: the write lock is taken at once, as an autocommit write would.
       begin: db.prepare('BEGIN IMMEDIATE'),
@@ -60,6 +62,8 @@ export class GroupCommit {
       savepoint: db.prepare('SAVEPOINT write'),
       release: db.prepare('RELEASE write'),
       rollbackTo: db.prepare('ROLLBACK TO write'),
+      relaxed: db.prepare('PRAGMA synchronous = NORMAL'),
+      full: db.prepare('PRAGMA synchronous = FULL'),
     };
   }
 
@@ -72,28 +76,44 @@ export class GroupCommit {
     });
   }
 
-  /** Throws once a WAL sync failed (readiness). */
+  /** Throws once the store can no longer promise durability (a failed sync, or closed). */
   check(): void {
     if (this.failed) throw this.failed;
   }
 
-  /** Waits for the groups committed so far to be durable, then lets go of the WAL file. */
+  /** Resolves once everything committed on this connection so far is on disk. */
+  durable(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.walFd === null) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.awaitingSync.push({ resolve, reject });
+      if (!this.syncing) this.sync();
+    });
+  }
+
+  /** Refuses new writes, lets the queued ones commit and become durable, then lets go of the WAL file. */
   async close(): Promise<void> {
     // A group queued before close is flushed on its setImmediate, which runs before this one.
     await new Promise((flushed) => setImmediate(flushed));
     if (this.syncing || this.awaitingSync.length > 0) await this.durable().catch(() => {});
-    if (typeof this.walFd === 'number') close(this.walFd, () => {});
+    this.fail(new WfidError('ERR_STORE_UNAVAILABLE', 'the SQLite store is closed'));
+    if (this.walFd !== null) closeSync(this.walFd);
     this.walFd = null;
   }
 
   private flush(): void {
     const group = this.queue;
     this.queue = [];
+    if (this.failed) {
+      for (const { reject } of group) reject(this.failed);
+      return;
+    }
     const s = this.statements;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    // The fsync is ours (durable() below), not SQLite's: the connection's other writes keep FULL.
-    this.db.pragma('synchronous = NORMAL');
+    let committed = false;
     try {
+      // The fsync is ours (durable() below), not SQLite's: the connection's other writes keep FULL.
+      s.relaxed.run();
       s.begin.run();
       for (const { operation } of group) {
         s.savepoint.run();
@@ -107,14 +127,17 @@ export class GroupCommit {
         }
       }
       s.commit.run();
+      committed = true;
     } catch (error) {
       // BEGIN or COMMIT failed (busy, disk full, I/O error): nothing of the group is durable.
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {}
       for (const { reject } of group) reject(error);
-      return;
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.restoreFull();
     }
+    if (!committed) return;
     this.durable().then(
       () =>
         group.forEach(({ resolve, reject }, index) => {
@@ -128,40 +151,70 @@ export class GroupCommit {
     );
   }
 
-  /** Resolves once everything written to the WAL before the call is on disk. */
-  private durable(): Promise<void> {
-    if (this.walFd === null) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.awaitingSync.push({ resolve, reject });
-      if (!this.syncing) this.sync();
-    });
+  /** Back to synchronous=FULL; a connection that cannot get there (stuck in a transaction) writes no more. */
+  private restoreFull(): void {
+    try {
+      this.statements.full.run();
+    } catch (error) {
+      this.fail(
+        new WfidError(
+          'ERR_STORE_UNAVAILABLE',
+          'the SQLite store is in an unknown state; restart the issuer',
+          {
+            cause: error,
+          },
+        ),
+      );
+    }
   }
 
   private sync(): void {
     const waiting = this.awaitingSync;
     this.awaitingSync = [];
     this.syncing = true;
-    const done = (error: unknown) => {
+    this.syncFile(this.walFd!, (error) => {
       this.syncing = false;
       if (error) {
-        this.failed ??= new WfidError(
-          'ERR_STORE_UNAVAILABLE',
-          'the SQLite store could not sync its WAL to disk; restart the issuer',
-          { cause: error },
+        this.fail(
+          new WfidError(
+            'ERR_STORE_UNAVAILABLE',
+            'the SQLite store could not sync its WAL to disk; restart the issuer',
+            { cause: error },
+          ),
         );
         for (const { reject } of waiting) reject(this.failed);
-      } else {
-        for (const { resolve } of waiting) resolve();
+        return;
       }
+      for (const { resolve } of waiting) resolve();
       if (this.awaitingSync.length > 0) this.sync();
-    };
-    try {
-      // SQLite keeps the WAL file while this connection is open; fsync covers the file, whoever wrote it.
-      if (this.walFd === undefined) this.walFd = openSync(this.walPath!, 'r');
-    } catch (error) {
-      done(error);
-      return;
-    }
-    this.syncFile(this.walFd as number, done);
+    });
   }
+
+  /** From now on nothing is written or acknowledged: everything waiting and every later write fails. */
+  private fail(error: WfidError): void {
+    this.failed ??= error;
+    const waiting = this.awaitingSync;
+    this.awaitingSync = [];
+    for (const { reject } of waiting) reject(this.failed);
+  }
+}
+
+/**
+ * Opens the WAL file SQLite writes: next to the database's real path (SQLite resolves symlinks),
+ * so a stale `-wal` beside a symlink is never the one synced. The database is in WAL mode and
+ * has been read, so the file exists; SQLite keeps it while this connection is open.
+ */
+function openWal(databasePath: string): number {
+  const walPath = `${realpathSync(databasePath)}-wal`;
+  const fd = openSync(walPath, 'r');
+  const opened = fstatSync(fd);
+  const named = statSync(walPath);
+  if (opened.dev !== named.dev || opened.ino !== named.ino) {
+    closeSync(fd);
+    throw new WfidError(
+      'ERR_STORE_UNAVAILABLE',
+      `the SQLite WAL file ${walPath} changed while opened`,
+    );
+  }
+  return fd;
 }

@@ -21,6 +21,8 @@ import { GroupCommit } from './sqlite-group-commit.js';
 
 /** Token lookups kept between commits; the cache is dropped whole when full (cheap, rare). */
 const LOOKUP_CACHE_SIZE = 10_000;
+/** How stale the token lookup cache may be against other processes' commits, within one turn. */
+const VERSION_READ_MAX_AGE_MS = 1;
 
 /** Versioned schema: each entry runs once, in order, recorded in `PRAGMA user_version`. */
 /** Exported for the migration tests, which lay down data as an earlier release wrote it. */
@@ -79,8 +81,8 @@ export class SqliteStore implements ExecutionStore {
     version: -1,
     entries: new Map(),
   };
-  /** Whether `PRAGMA data_version` was read in this turn of the event loop (getRequestToken). */
-  private versionReadThisTurn = false;
+  /** When `PRAGMA data_version` was last read in this turn of the event loop (getRequestToken). */
+  private versionRead: number | undefined;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -97,8 +99,8 @@ export class SqliteStore implements ExecutionStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.audit = new SqliteAuditStore(this.db);
-    this.writes = new GroupCommit(this.db, path === ':memory:' ? undefined : `${path}-wal`);
+    this.writes = new GroupCommit(this.db, path === ':memory:' ? undefined : path);
+    this.audit = new SqliteAuditStore(this.db, this.writes);
     const db = this.db;
     this.statements = {
       insert: db.prepare(
@@ -161,13 +163,19 @@ export class SqliteStore implements ExecutionStore {
     this.keyStates = {
       listKeyStates: async () =>
         (s.listKeys.all() as { record: string }[]).map((row) => JSON.parse(row.record)),
-      putKeyState: async (record: KeyStateRecord) =>
-        void s.putKey.run(record.kid, JSON.stringify(record)),
+      putKeyState: async (record: KeyStateRecord) => {
+        this.writes.check();
+        s.putKey.run(record.kid, JSON.stringify(record));
+      },
       acquireLease: async (name, holder, ttlMs) => {
+        this.writes.check();
         const now = Date.now();
         return s.takeLease.run({ name, holder, until: now + ttlMs, now }).changes > 0;
       },
-      releaseLease: async (name, holder) => void s.releaseLease.run(name, holder),
+      releaseLease: async (name, holder) => {
+        this.writes.check();
+        s.releaseLease.run(name, holder);
+      },
     };
     // IMMEDIATE: the write lock is taken before the read, so two processes on one file never
     // both read the same next index.
@@ -186,7 +194,10 @@ export class SqliteStore implements ExecutionStore {
       return { list, idx: 0, count: taken };
     });
     this.statusLists = {
-      reserveStatusEntries: async (count, size, now) => reserve.immediate(count, size, now),
+      reserveStatusEntries: async (count, size, now) => {
+        this.writes.check();
+        return reserve.immediate(count, size, now);
+      },
       listStatusLists: async () => s.lists.all() as StatusListInfo[],
       readStatusList: async (list) => {
         const size = s.listSize.get(list) as number | undefined;
@@ -240,6 +251,7 @@ export class SqliteStore implements ExecutionStore {
     deadline: number,
     now: number,
   ) {
+    this.writes.check();
     this.statements.move.run({ engine, id: executionId, from, to, deadline, now });
     this.lookups.entries.clear();
     return this.getExecution(engine, executionId);
@@ -253,21 +265,26 @@ export class SqliteStore implements ExecutionStore {
   }
 
   /**
-   * The lookup of every token request. Answers come from a cache as fresh as the database was
-   * at the start of this turn of the event loop: SQLite bumps `PRAGMA data_version` whenever
-   * another connection (another process) commits, and it is read once per turn, not per request
-   * (the read takes two file-lock syscalls: under load, the largest cost of a token request after
-   * the signature and the socket). This connection's own writes that change a cached answer (an
-   * end, a wait, a collection) clear the cache themselves, at once.
+   * The lookup of every token request. Answers come from a cache that another process's commit
+   * (another replica on the same file, the CLI) invalidates: SQLite bumps `PRAGMA data_version`
+   * for it. The version is read at the first lookup of each turn of the event loop and again
+   * once the last read is a millisecond old, not for every request: the read takes two
+   * file-lock syscalls, under load the largest cost of a token request after the signature and
+   * the socket. So a commit elsewhere is seen within a millisecond, or at the next turn. This
+   * connection's own writes that change a cached answer (an end, a wait, a collection) clear
+   * the cache themselves, at once.
    */
   async getRequestToken(tokenId: string) {
-    if (!this.versionReadThisTurn) {
-      this.versionReadThisTurn = true;
-      setImmediate(() => {
-        this.versionReadThisTurn = false;
-      });
+    const now = performance.now();
+    if (this.versionRead === undefined || now - this.versionRead > VERSION_READ_MAX_AGE_MS) {
       const version = this.statements.dataVersion.get() as number;
       if (version !== this.lookups.version) this.lookups = { version, entries: new Map() };
+      if (this.versionRead === undefined) {
+        setImmediate(() => {
+          this.versionRead = undefined;
+        });
+      }
+      this.versionRead = now;
     }
     const cached = this.lookups.entries.get(tokenId);
     if (cached) return cached;
@@ -287,6 +304,7 @@ export class SqliteStore implements ExecutionStore {
   }
 
   async collectExecutions(before: number) {
+    this.writes.check();
     this.lookups.entries.clear();
     return this.db.transaction(() => {
       this.statements.collectTokens.run(before);
