@@ -1,4 +1,5 @@
 import type { QueryResult, QueryResultRow } from 'pg';
+import { WfidError } from '../../errors.js';
 import type { EndStatus } from '../execution.js';
 import type { NewRequestToken } from '../store.js';
 import type { ExecutionRow } from './rows.js';
@@ -71,6 +72,27 @@ const SQL = {
           FROM inserted`,
 } as const;
 
+/** SQLSTATE 40P01: PostgreSQL broke a lock cycle by failing this statement. */
+const DEADLOCK_DETECTED = '40P01';
+
+/**
+ * Whether a failed group statement is retried write by write: an SQL error of the statement
+ * itself (one write's value; the store's guard() turned every lost-server error into
+ * ERR_STORE_UNAVAILABLE), or a deadlock with another replica's group (ends lock rows in the
+ * join's order), which the guard reports as unavailable but which each write alone survives.
+ */
+export function retriesAlone(
+  err: unknown,
+  DatabaseError: new (...args: never[]) => Error & { code?: string },
+): boolean {
+  if (err instanceof DatabaseError) return true;
+  return (
+    err instanceof WfidError &&
+    err.cause instanceof DatabaseError &&
+    err.cause.code === DEADLOCK_DETECTED
+  );
+}
+
 /**
  * The PostgreSQL store's registrations and ends. Those that arrive together are group-committed
  * (WriteBatch): one statement, one transaction, one WAL flush for all of them, each answered
@@ -82,7 +104,10 @@ export class PostgresWrites {
 
   constructor(
     private readonly query: Query,
-    /** True for an error of the statement itself; false for a lost or unavailable server. */
+    /**
+     * True when the group may be retried write by write: an error of the statement itself (one
+     * write's value) or a deadlock; false for a lost or unavailable server.
+     */
     private readonly isStatementError: (err: unknown) => boolean,
     groupCommit: boolean,
   ) {
@@ -123,7 +148,8 @@ export class PostgresWrites {
       ).rows;
     } catch (err) {
       if (!this.isStatementError(err)) throw err;
-      // The statement rolled back as a whole: find the write that breaks it, alone.
+      // The statement rolled back as a whole: find the write that breaks it (or, after a
+      // deadlock, let each go on its own), alone.
       return Promise.all(writes.map((write) => settle(this.alone(write))));
     }
     const inserted = new Set<string>();

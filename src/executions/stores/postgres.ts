@@ -11,7 +11,7 @@ import type {
   StoredRequestToken,
 } from '../store.js';
 import { importDriver, redactUrl, type StoreLogger, storeUnavailable } from './driver.js';
-import { PostgresWrites } from './postgres-writes.js';
+import { PostgresWrites, retriesAlone } from './postgres-writes.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
 
 /**
@@ -158,8 +158,7 @@ export class PostgresStore implements ExecutionStore {
   ) {
     this.writes = new PostgresWrites(
       (name, text, values) => this.guard(() => this.pool.query({ name, text, values })),
-      // guard() turns every lost-server error into ERR_STORE_UNAVAILABLE; what stays is the SQL's.
-      (err) => err instanceof this.DatabaseError,
+      (err) => retriesAlone(err, this.DatabaseError),
       groupCommit,
     );
     this.keyStates = {
