@@ -7,14 +7,6 @@ import { bearerToken } from '../auth.js';
 import type { ServerDeps } from '../deps.js';
 import { MintRateLimit } from '../rate-limit.js';
 
-/** Compiled into a serializer by Fastify: faster than JSON.stringify on the hot path. */
-const TOKEN_RESPONSE = {
-  type: 'object',
-  properties: { value: { type: 'string' }, expires_at: { type: 'integer' } },
-  required: ['value', 'expires_at'],
-  additionalProperties: false,
-} as const;
-
 /** `/v1/token`: a running execution, holding its request token, asks for identity tokens. */
 export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const { registry, minter, config, audit } = deps;
@@ -52,24 +44,18 @@ export function executionRoutes(app: FastifyInstance, deps: ServerDeps): void {
     return { value: token.value, expires_at: token.expiresAt };
   };
 
-  app.post(
-    '/v1/token',
-    { schema: { response: { 200: TOKEN_RESPONSE } } },
-    async (request, reply) => {
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      reply.header('cache-control', 'no-store');
-      return mint(request, body.audience, body.lifetime_s);
-    },
-  );
+  // No response schema: Fastify's compiled serializer escapes the ~600-character token in
+  // JavaScript, slower than the native JSON.stringify it uses without one (~8 µs per token).
+  app.post('/v1/token', async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    reply.header('cache-control', 'no-store');
+    return mint(request, body.audience, body.lifetime_s);
+  });
 
   // The shape GitHub's toolkit uses: GET with the audience in the query string.
-  app.get(
-    '/v1/token',
-    { schema: { response: { 200: TOKEN_RESPONSE } } },
-    async (request, reply) => {
-      const query = request.query as Record<string, unknown>;
-      reply.header('cache-control', 'no-store');
-      return mint(request, query.audience, query.lifetime_s);
-    },
-  );
+  app.get('/v1/token', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    reply.header('cache-control', 'no-store');
+    return mint(request, query.audience, query.lifetime_s);
+  });
 }
