@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { WfidError } from '../../src/errors.js';
 import { ALGORITHMS, isJwsAlg, type JwsAlg, keyFitsAlg } from '../../src/jws/algorithms.js';
-import { signLocal } from '../../src/jws/compact.js';
+import { signLocalAsync } from '../../src/jws/compact.js';
 import type { BackendFactory, BackendKey, KeyBackend } from '../../src/keys/backend.js';
 
 const DISABLED_SUFFIX = '.disabled';
@@ -55,7 +55,7 @@ export class FileBackend implements KeyBackend {
     if (!loaded)
       throw new WfidError('ERR_KEY_NOT_FOUND', `key file ${key.ref} not found in ${this.dir}`);
     if (!loaded.enabled) throw new WfidError('ERR_KEY_DISABLED', `key file ${key.ref} is disabled`);
-    return signLocal(key.alg, loaded.privateKey, signingInput);
+    return signLocalAsync(key.alg, loaded.privateKey, signingInput);
   }
 
   async createKey(): Promise<BackendKey> {

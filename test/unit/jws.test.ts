@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fromBase64url } from '../../src/jws/base64url.js';
-import { signLocal, verifySignature } from '../../src/jws/compact.js';
+import { signLocal, signLocalAsync, verifySignature } from '../../src/jws/compact.js';
 import { decodeCompact } from '../../src/jws/decode-compact.js';
 import { derToRaw, rawToDer } from '../../src/jws/ecdsa.js';
 import { jwkThumbprint, toPublicJwk } from '../../src/jws/jwk.js';
@@ -195,6 +195,27 @@ describe('ECDSA DER <-> raw r||s', () => {
       ]) {
         expect(verifySignature(alg, publicKey, Buffer.from('x'), bad)).toBe(false);
       }
+    }
+  });
+
+  it('signs on the thread pool exactly as it signs synchronously, for every algorithm', async () => {
+    const keyPairs = {
+      ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      ES384: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+      RS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      PS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      EdDSA: () => generateKeyPairSync('ed25519'),
+    } as const;
+    for (const [alg, keyPair] of Object.entries(keyPairs) as [
+      keyof typeof keyPairs,
+      () => ReturnType<typeof generateKeyPairSync>,
+    ][]) {
+      const { privateKey, publicKey } = keyPair();
+      const data = Buffer.from(`token for ${alg}`);
+      const signature = await signLocalAsync(alg, privateKey, data);
+      expect(signature).toHaveLength(signLocal(alg, privateKey, data).length);
+      expect(verifySignature(alg, publicKey, data, signature), alg).toBe(true);
+      expect(verifySignature(alg, publicKey, Buffer.from('another'), signature), alg).toBe(false);
     }
   });
 
