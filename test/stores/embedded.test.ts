@@ -276,15 +276,17 @@ describe('sqlite group commit, WAL sync off the event loop', () => {
 describe('sqlite audit batches', () => {
   it('leave the connection at synchronous=FULL after their relaxed commit, failed or not', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wfid-sqlite-'));
-    const db = new Database(join(dir, 'wfid.db'));
+    const path = join(dir, 'wfid.db');
+    const db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(SQLITE_AUDIT_MIGRATION);
     const synced: string[] = [];
-    const audit = new SqliteAuditStore(db, {
-      check: () => {},
-      durable: async () => void synced.push('sync'),
+    const writer = new GroupCommit(db, path, (_fd, done) => {
+      synced.push('sync');
+      done(null);
     });
+    const audit = new SqliteAuditStore(db, writer);
     const level = () => db.pragma('synchronous', { simple: true });
     // A batch that fails (its table is gone) leaves the level as it found it too.
     db.exec('ALTER TABLE audit_events RENAME TO audit_events_away');

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { GroupCommit } from '../../executions/stores/sqlite-group-commit.js';
 import { AUDIT_COLUMNS, type AuditEvent, type AuditQuery, timePrefix } from '../event.js';
 import { type AuditStore, pageOf } from '../store.js';
 import { eventOf, listSql } from './sql.js';
@@ -27,8 +28,8 @@ export class SqliteAuditStore implements AuditStore {
 
   constructor(
     private readonly db: Database.Database,
-    /** The executions store's WAL syncs (GroupCommit): a batch is on disk before appendEvents resolves. */
-    private readonly wal: { check(): void; durable(): Promise<void> },
+    /** The executions store's writer (GroupCommit): commits and WAL syncs off the event loop. */
+    private readonly wal: Pick<GroupCommit, 'commitUnsynced' | 'durable'>,
   ) {
     const insert = (rows: number) =>
       db.prepare(
@@ -45,7 +46,6 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async appendEvents(events: readonly AuditEvent[]) {
-    this.wal.check();
     const values = (from: number, count: number) => {
       const row: unknown[] = [];
       for (let index = from; index < from + count; index++) {
@@ -58,18 +58,12 @@ export class SqliteAuditStore implements AuditStore {
     // stall every mint). The WAL is synced off the loop at most once a second for the trail
     // (a sync per batch cost ~30 µs of kernel writeback per token), so an event is on disk
     // within about a second of its batch, as it waited up to a flush interval in memory before.
-    const level = this.db.pragma('synchronous', { simple: true }) as number;
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.db.transaction(() => {
-        let index = 0;
-        for (; index + ROWS_PER_INSERT <= events.length; index += ROWS_PER_INSERT)
-          this.insertMany.run(values(index, ROWS_PER_INSERT));
-        for (; index < events.length; index++) this.insertOne.run(values(index, 1));
-      })();
-    } finally {
-      this.db.pragma(`synchronous = ${level}`);
-    }
+    this.wal.commitUnsynced(() => {
+      let index = 0;
+      for (; index + ROWS_PER_INSERT <= events.length; index += ROWS_PER_INSERT)
+        this.insertMany.run(values(index, ROWS_PER_INSERT));
+      for (; index < events.length; index++) this.insertOne.run(values(index, 1));
+    });
     const sinceSync = Date.now() - this.lastSync;
     if (sinceSync >= SYNC_INTERVAL_MS) {
       this.lastSync = Date.now();

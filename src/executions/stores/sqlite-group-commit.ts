@@ -81,6 +81,20 @@ export class GroupCommit {
     if (this.failed) throw this.failed;
   }
 
+  /**
+   * Runs `transaction` now and commits it without waiting for the disk: a writer that needs it
+   * durable awaits durable() afterwards (the audit trail, whose events already waited in memory).
+   */
+  commitUnsynced<T>(transaction: () => T): T {
+    this.check();
+    this.statements.relaxed.run();
+    try {
+      return this.db.transaction(transaction)();
+    } finally {
+      this.restoreFull();
+    }
+  }
+
   /** Resolves once everything committed on this connection so far is on disk. */
   durable(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
