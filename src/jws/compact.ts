@@ -37,23 +37,18 @@ export async function signCompact(
 }
 
 /**
- * Local JOSE signature with node:crypto (raw r||s, PSS salt = hash length).
- *
- * ECDSA signs with the bare KeyObject (DER out) and re-encodes the two integers: on Node 24,
- * handing node:crypto the key inside an options object (`{key, dsaEncoding}`) costs ~30 µs per
- * call on top of a ~28 µs P-256 signature (Node 26 no longer does). That was the largest cost
- * of POST /v1/token after the signature itself (bench/http.ts).
+ * Local JOSE signature with node:crypto: raw r||s for ECDSA (signed as DER with the bare key
+ * and converted, see nodeKeyInput), PSS with salt = hash length.
  */
 export function signLocal(
   alg: JwsAlg,
   privateKey: KeyObject,
   signingInput: Uint8Array,
 ): Uint8Array {
-  const { hash, coordinateSize } = ALGORITHMS[alg];
-  if (coordinateSize !== undefined) {
-    return derToRaw(cryptoSign(hash, signingInput, privateKey), coordinateSize);
-  }
-  return cryptoSign(hash, signingInput, nodeKeyInput(alg, privateKey));
+  return joseSignature(
+    alg,
+    cryptoSign(ALGORITHMS[alg].hash, signingInput, nodeKeyInput(alg, privateKey)),
+  );
 }
 
 /**
@@ -66,14 +61,23 @@ export function signLocalAsync(
   privateKey: KeyObject,
   signingInput: Uint8Array,
 ): Promise<Uint8Array> {
-  const { hash, coordinateSize } = ALGORITHMS[alg];
-  const key = coordinateSize !== undefined ? privateKey : nodeKeyInput(alg, privateKey);
   return new Promise((resolve, reject) => {
-    cryptoSign(hash, signingInput, key, (error, signature) => {
-      if (error) reject(error);
-      else resolve(coordinateSize !== undefined ? derToRaw(signature, coordinateSize) : signature);
-    });
+    cryptoSign(
+      ALGORITHMS[alg].hash,
+      signingInput,
+      nodeKeyInput(alg, privateKey),
+      (error, signature) => {
+        if (error) reject(error);
+        else resolve(joseSignature(alg, signature));
+      },
+    );
   });
+}
+
+/** node:crypto's signature as JWS carries it: ECDSA's DER as raw r||s, the others as they are. */
+function joseSignature(alg: JwsAlg, signature: Uint8Array): Uint8Array {
+  const { coordinateSize } = ALGORITHMS[alg];
+  return coordinateSize === undefined ? signature : derToRaw(signature, coordinateSize);
 }
 
 /** Checks a JOSE signature; a signature of the wrong shape is simply invalid. */
@@ -85,12 +89,11 @@ export function verifySignature(
 ): boolean {
   const { hash, coordinateSize } = ALGORITHMS[alg];
   try {
-    if (coordinateSize !== undefined) {
-      // r||s of exactly the curve's size (RFC 7518 §3.4), checked as DER with the bare key (see signLocal).
-      if (signature.length !== coordinateSize * 2) return false;
-      return cryptoVerify(hash, signingInput, publicKey, rawToDer(signature));
-    }
-    return cryptoVerify(hash, signingInput, nodeKeyInput(alg, publicKey), signature);
+    const key = nodeKeyInput(alg, publicKey);
+    if (coordinateSize === undefined) return cryptoVerify(hash, signingInput, key, signature);
+    // r||s of exactly the curve's size (RFC 7518 §3.4), checked as DER (see nodeKeyInput).
+    if (signature.length !== coordinateSize * 2) return false;
+    return cryptoVerify(hash, signingInput, key, rawToDer(signature));
   } catch {
     // A wrong-size or garbled signature makes OpenSSL throw; for a verifier that is just "invalid".
     return false;
