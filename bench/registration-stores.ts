@@ -14,40 +14,33 @@ import type { ExecutionStore } from '../src/executions/store.js';
 import { PostgresStore } from '../src/executions/stores/postgres.js';
 import { RedisStore } from '../src/executions/stores/redis.js';
 import { type BenchIssuer, ENGINE_TOKEN, startBenchIssuer } from './http.js';
-import { type LoadRequest, measure } from './load.js';
+import { measure, warmUp } from './load.js';
+import { registrations } from './registration.js';
 import { median, percentile, round } from './stats.js';
 import { startBenchStores } from './stores.js';
 
 const ROUNDS = 3;
 const KINDS = ['sqlite', 'postgres', 'redis'] as const;
 
-/** A registration as n8n's hooks send it, with a fresh execution id per request. */
-function registrations(issuer: BenchIssuer, kind: string): LoadRequest {
-  return {
-    url: `${issuer.url}/v1/executions`,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ENGINE_TOKEN}` },
-    uniqueBody: JSON.stringify({
-      execution_id: `bench-${kind}-${process.pid}-${Date.now()}-{n}`,
-      workflow_id: 'wf-bench',
-      workflow_name: 'Nightly invoice sync',
-      mode: 'trigger',
-      environment: 'production',
-    }),
-  };
-}
-
 export async function benchRegistrationStores(): Promise<Record<string, number>> {
   const peers = await startBenchStores();
   const issuers: Partial<Record<(typeof KINDS)[number], BenchIssuer>> = {};
   try {
-    for (const kind of KINDS)
+    const request = (kind: (typeof KINDS)[number]) =>
+      registrations(
+        `${issuers[kind]!.url}/v1/executions`,
+        { authorization: `Bearer ${ENGINE_TOKEN}` },
+        `bench-${kind}`,
+      );
+    for (const kind of KINDS) {
       issuers[kind] = await startBenchIssuer({ WFID_STORE: peers.urls[kind] });
+      await warmUp(request(kind));
+    }
     const perSecond = Object.fromEntries(KINDS.map((kind) => [kind, [] as number[]]));
     const p99 = Object.fromEntries(KINDS.map((kind) => [kind, [] as number[]]));
     for (let i = 0; i < ROUNDS; i++) {
       for (const kind of KINDS) {
-        const issuer = issuers[kind]!;
-        const { perWallSecond, result } = await measure(issuer.pid, registrations(issuer, kind));
+        const { perWallSecond, result } = await measure(issuers[kind]!.pid, request(kind));
         perSecond[kind]!.push(perWallSecond);
         p99[kind]!.push(result.latencyMs.p99);
       }

@@ -13,13 +13,20 @@ import { median, round } from './stats.js';
 const DIST = resolve(import.meta.dirname, '..');
 const ROUNDS = 3;
 
-/** A registration body as n8n's hooks send it, with a fresh execution id per request. */
-function registrations(url: string, headers: Record<string, string>): LoadRequest {
+/**
+ * A registration body as n8n's hooks send it, with a fresh execution id per request (`tag`
+ * keeps ids apart between issuers sharing one store).
+ */
+export function registrations(
+  url: string,
+  headers: Record<string, string>,
+  tag = 'bench',
+): LoadRequest {
   return {
     url,
     headers: { 'content-type': 'application/json', ...headers },
     uniqueBody: JSON.stringify({
-      execution_id: `bench-${process.pid}-${Date.now()}-{n}`,
+      execution_id: `${tag}-${process.pid}-${Date.now()}-{n}`,
       workflow_id: 'wf-bench',
       workflow_name: 'Nightly invoice sync',
       mode: 'trigger',

@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { WfidError } from '../../errors.js';
+import type { WriteOutcome } from './write-batch.js';
 
 interface Queued {
   operation: () => unknown;
@@ -123,7 +124,7 @@ export class GroupCommit {
       return;
     }
     const s = this.statements;
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const outcomes: WriteOutcome<unknown>[] = [];
     let committed = false;
     try {
       // The fsync is ours (durable() below), not SQLite's: the connection's other writes keep FULL.
