@@ -12,6 +12,22 @@ export function configOf(command: Command): Config {
 /** CLI commands log warnings only, to stderr, so their stdout stays machine-readable. */
 export const cliLogger = pino({ level: 'warn' }, pino.destination(2));
 
+/**
+ * The command line with every kid moved behind `--`, where commander reads it as an operand.
+ * A kid is an RFC 7638 thumbprint, 43 base64url characters, and one in 64 begins with `-`:
+ * commander would take `wfid keys retire -zwpR…` for an unknown option (or, for `-y…`, for
+ * `--yes` followed by one). No option of ours looks like that, so the shape is unambiguous.
+ */
+export function kidsAsOperands(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  const operands = end === -1 ? [] : argv.slice(end + 1);
+  const kids = options.filter((arg) => KID_LIKE_OPTION.test(arg));
+  if (kids.length === 0) return [...argv];
+  return [...options.filter((arg) => !KID_LIKE_OPTION.test(arg)), '--', ...kids, ...operands];
+}
+const KID_LIKE_OPTION = /^-[A-Za-z0-9_-]{42}$/;
+
 export function print(value: unknown): void {
   process.stdout.write(
     typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`,

@@ -6,7 +6,7 @@ import { initCommand } from './commands/init.js';
 import { keysCommands } from './commands/keys.js';
 import { serveCommand } from './commands/serve.js';
 import { tokenCommands } from './commands/token.js';
-import { printable } from './common.js';
+import { kidsAsOperands, printable } from './common.js';
 
 const program = new Command('wfid')
   .description('workflow-identity: short-lived OIDC identity tokens for workflow executions')
@@ -20,7 +20,7 @@ tokenCommands(program);
 executionCommands(program);
 auditCommand(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(kidsAsOperands(process.argv)).catch((err: unknown) => {
   // One clear line for the operator; stacks only on request.
   const message = isWfidError(err)
     ? `${err.message} [${err.code}]`

@@ -112,6 +112,23 @@ describe('wfid CLI', () => {
     expect(early.stderr).toContain('ERR_KEY_NOT_FOUND');
   });
 
+  it('takes a kid that begins with "-" as a kid: not an unknown option, and "-y…" is not --yes', async () => {
+    const unknown = await wfid(
+      ['keys', 'retire', '-zwpRmYhXEAjXidi0iqZ6BP-b2suufSKWK0oQxcKaY4', '--now', '--yes'],
+      env,
+      dir,
+    );
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('ERR_KEY_NOT_FOUND');
+    const unconfirmed = await wfid(
+      ['keys', 'retire', '-yAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '--now'],
+      env,
+      dir,
+    );
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain('confirmation required');
+  });
+
   it('labels an issuer answer by its error: 401 unauthorized is not a bad request', async () => {
     const refused = await wfid(
       ['execution', 'start', '--execution-id', 'x', '--workflow-id', 'w'],

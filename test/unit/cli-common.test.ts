@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { printable, shellExports, withoutSecrets } from '../../src/cli/common.js';
+import { kidsAsOperands, printable, shellExports, withoutSecrets } from '../../src/cli/common.js';
 
 describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
   it.each([
@@ -80,5 +80,48 @@ describe('printable (what the CLI writes of an error that quotes a server)', () 
       'bad\\u001b]0;owned\\u0007 title\\u001b[2J\\u000d\nnext line\\u009b1m',
     );
     expect(printable('plain text: naïve, 日本')).toBe('plain text: naïve, 日本');
+  });
+});
+
+describe('kidsAsOperands (a kid may begin with "-")', () => {
+  const kid = '-zwpRmYhXEAjXidi0iqZ6BP-b2suufSKWK0oQxcKaY4';
+  const node = ['node', 'wfid'];
+
+  it('moves a kid that looks like an option behind --, keeping the options before it', () => {
+    expect(kidsAsOperands([...node, 'keys', 'retire', kid, '--now', '-y'])).toEqual([
+      ...node,
+      'keys',
+      'retire',
+      '--now',
+      '-y',
+      '--',
+      kid,
+    ]);
+  });
+
+  it('keeps operands already behind -- after the moved kid, and an option after -- untouched', () => {
+    expect(kidsAsOperands([...node, 'keys', 'retire', '--', kid])).toEqual([
+      ...node,
+      'keys',
+      'retire',
+      '--',
+      kid,
+    ]);
+    expect(kidsAsOperands([...node, 'x', kid, '--', '--now'])).toEqual([
+      ...node,
+      'x',
+      '--',
+      kid,
+      '--now',
+    ]);
+  });
+
+  it.each([
+    ['an ordinary kid', ['keys', 'retire', 'zwpRmYhXEAjXidi0iqZ6BP-b2suufSKWK0oQxcKaY4']],
+    ['options', ['--config', 'wfid.yaml', 'keys', 'retire', '--now', '--yes']],
+    ['a short option group', ['-yx']],
+    ['one character too short for a kid', ['keys', 'retire', kid.slice(0, -1)]],
+  ])('leaves %s as it is', (_case, args) => {
+    expect(kidsAsOperands([...node, ...args])).toEqual([...node, ...args]);
   });
 });
