@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { WfidError } from '../errors.js';
 import { parseRequestToken } from '../tokens/request-token.js';
-import { bearerToken } from './auth.js';
+import { bearerToken, digest } from './auth.js';
 
 /**
  * The admin credential (WFID_ADMIN_TOKEN) reads the audit trail and the console; nothing else
@@ -47,8 +47,4 @@ export class AdminCredential {
       throw new WfidError('ERR_FORBIDDEN', 'a request token cannot read the audit trail');
     throw new WfidError('ERR_UNAUTHORIZED', 'the admin token is not valid');
   }
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }
