@@ -21,7 +21,7 @@ export async function openStore(
 ): Promise<ExecutionStore> {
   if (url.startsWith('sqlite:')) {
     const { SqliteStore } = await import('./sqlite.js');
-    return new SqliteStore(url.slice('sqlite:'.length) || './data/wfid.db');
+    return new SqliteStore(url.slice('sqlite:'.length) || './data/wfid.db', options);
   }
   if (url === 'memory:') {
     const { MemoryStore } = await import('./memory.js');

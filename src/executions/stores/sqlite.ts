@@ -16,7 +16,9 @@ import type {
   StatusListStore,
   StoredRequestToken,
 } from '../store.js';
+import type { StoreLogger } from './driver.js';
 import { type ExecutionRow, fromRow, toRow } from './rows.js';
+import { WalCheckpointer } from './sqlite-checkpointer.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 
 /** Token lookups kept between commits; the cache is dropped whole when full (cheap, rare). */
@@ -84,7 +86,10 @@ export class SqliteStore implements ExecutionStore {
   /** When `PRAGMA data_version` was last read in this turn of the event loop (getRequestToken). */
   private versionRead: number | undefined;
 
-  constructor(path: string) {
+  /** Checkpoints the WAL off the event loop; undefined for an in-memory database. */
+  private readonly checkpointer?: WalCheckpointer;
+
+  constructor(path: string, options: { logger?: StoreLogger; checkpointIntervalMs?: number } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       this.db = new Database(path);
@@ -100,6 +105,12 @@ export class SqliteStore implements ExecutionStore {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.writes = new GroupCommit(this.db, path === ':memory:' ? undefined : path);
+    if (path !== ':memory:') {
+      this.checkpointer = new WalCheckpointer(this.db, path, {
+        logger: options.logger,
+        intervalMs: options.checkpointIntervalMs,
+      });
+    }
     this.audit = new SqliteAuditStore(this.db, this.writes);
     const db = this.db;
     this.statements = {
@@ -319,6 +330,7 @@ export class SqliteStore implements ExecutionStore {
 
   async close() {
     await this.writes.close();
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }
