@@ -10,29 +10,31 @@ const AUTOCHECKPOINT_PAGES = 1000;
 
 /**
  * The worker's code (CommonJS, run with `eval`, so it works the same from src/ under the tests
- * and from dist/). Its own connection runs `PRAGMA wal_checkpoint(PASSIVE)` at its first look and
- * then whenever `data_version` says another connection committed since the last one. PASSIVE never waits
- * for a lock and never blocks the writer; what it cannot copy now, it copies next time.
+ * and from dist/). Its own connection runs `PRAGMA wal_checkpoint(PASSIVE)` at its first look,
+ * whenever `data_version` says another connection committed since, and after any checkpoint that
+ * could not copy everything. PASSIVE never blocks the writer.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma('busy_timeout = 0');
+// Waiting for a lock costs nothing here: this thread serves no request.
+db.pragma('busy_timeout = 1000');
 db.pragma('synchronous = FULL');
 db.pragma('wal_autocheckpoint = 0');
 const dataVersion = db.prepare('PRAGMA data_version').pluck();
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-let seen; // the first look checkpoints whatever the WAL holds (left by a crash, or written before)
+let done; // the data_version up to which everything is copied; none yet, so the first look copies
 const timer = setInterval(() => {
-  const version = dataVersion.get();
-  if (version === seen) return;
   try {
+    const version = dataVersion.get();
+    if (version === done) return;
     const [result] = checkpoint.all();
-    seen = version;
+    // Busy or partial (a reader still needs old frames): look again next time, commit or not.
+    if (result.busy === 0 && result.checkpointed === result.log) done = version;
     parentPort.postMessage(result);
   } catch (error) {
-    // Another process is checkpointing (a replica, the CLI): look again next time.
+    // Another process holds a lock longer than the busy timeout (a replica, the CLI, recovery).
     if (error.code !== 'SQLITE_BUSY' && error.code !== 'SQLITE_LOCKED') throw error;
   }
 }, workerData.intervalMs);
@@ -58,7 +60,9 @@ export interface CheckpointResult {
  * thread that committed. For the issuer that is the event loop, so every such commit stalled all
  * requests for one to two disk flushes: the longest group commits measured (5–17 ms against a
  * median of 0.4 ms) were these. Here the issuer's connection never checkpoints; a worker thread
- * with a connection of its own does, once a second when anything was committed.
+ * with a connection of its own does, once a second when anything was committed. What stays on
+ * the event loop is the first commit after a complete checkpoint: it starts the WAL over and
+ * flushes the new WAL header, one small fsync at most once a second.
  *
  * If the worker stops (it could not open the file, or it failed), the issuer's connection goes
  * back to SQLite's automatic checkpoints and a warning is logged: the WAL never grows unbounded.
@@ -112,6 +116,9 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      // Referenced again, or a process with nothing else to do exits before the worker does and
+      // this promise never settles (a CLI command that prints after closing the store).
+      this.worker.ref();
       this.worker.postMessage('stop');
     }
     await this.exited;
