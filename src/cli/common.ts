@@ -13,20 +13,43 @@ export function configOf(command: Command): Config {
 export const cliLogger = pino({ level: 'warn' }, pino.destination(2));
 
 /**
- * The command line with every kid moved behind `--`, where commander reads it as an operand.
- * A kid is an RFC 7638 thumbprint, 43 base64url characters, and one in 64 begins with `-`:
- * commander would take `wfid keys retire -zwpR…` for an unknown option (or, for `-y…`, for
- * `--yes` followed by one). No option of ours looks like that, so the shape is unambiguous.
+ * The command line with every kid operand moved behind `--`, where commander reads it as an
+ * operand. A kid is an RFC 7638 thumbprint, 43 base64url characters, and one in 64 begins with
+ * `-`: commander would take `wfid keys retire -zwpR…` for an unknown option (or, for `-y…`, for
+ * `--yes` followed by one). No option of ours looks like that. The value of an option that takes
+ * one (`valueOptions`, such as `audit --kid -zwpR…`) stays where it is: commander already
+ * reads the argument after such an option as its value, whatever it begins with.
  */
-export function kidsAsOperands(argv: readonly string[]): string[] {
+export function kidsAsOperands(
+  argv: readonly string[],
+  valueOptions: ReadonlySet<string>,
+): string[] {
   const end = argv.indexOf('--');
-  const options = end === -1 ? argv : argv.slice(0, end);
+  const options = end === -1 ? [...argv] : argv.slice(0, end);
   const operands = end === -1 ? [] : argv.slice(end + 1);
-  const kids = options.filter((arg) => KID_LIKE_OPTION.test(arg));
-  if (kids.length === 0) return [...argv];
-  return [...options.filter((arg) => !KID_LIKE_OPTION.test(arg)), '--', ...kids, ...operands];
+  const kids: string[] = [];
+  for (let index = options.length - 1; index >= 0; index--) {
+    const arg = options[index]!;
+    if (KID_LIKE_OPTION.test(arg) && !valueOptions.has(options[index - 1] ?? '')) {
+      kids.unshift(arg);
+      options.splice(index, 1);
+    }
+  }
+  return kids.length === 0 ? [...argv] : [...options, '--', ...kids, ...operands];
 }
 const KID_LIKE_OPTION = /^-[A-Za-z0-9_-]{42}$/;
+
+/** The flags (`--config`, `-c`, …) of every option in the command tree that takes a value. */
+export function optionsTakingValues(command: Command): Set<string> {
+  const flags = new Set<string>();
+  for (const option of command.options) {
+    if (!option.required && !option.optional) continue;
+    if (option.long) flags.add(option.long);
+    if (option.short) flags.add(option.short);
+  }
+  for (const sub of command.commands) for (const flag of optionsTakingValues(sub)) flags.add(flag);
+  return flags;
+}
 
 export function print(value: unknown): void {
   process.stdout.write(

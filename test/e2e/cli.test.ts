@@ -273,6 +273,8 @@ describe('wfid CLI', () => {
       outcome: 'retired',
       reason: 'operator',
     });
+    // A kid filter that begins with "-" is the option's value, not an option of its own.
+    expect(await lines(['--kid', `-${'A'.repeat(42)}`])).toEqual([]);
     const table = await wfid(
       ['audit', '--workflow-id', 'wf-cli', '--kind', 'token.minted'],
       env,

@@ -1,6 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { kidsAsOperands, printable, shellExports, withoutSecrets } from '../../src/cli/common.js';
+import {
+  kidsAsOperands,
+  optionsTakingValues,
+  printable,
+  shellExports,
+  withoutSecrets,
+} from '../../src/cli/common.js';
 
 describe('withoutSecrets (what the CLI prints of a key or store URI)', () => {
   it.each([
@@ -86,34 +93,28 @@ describe('printable (what the CLI writes of an error that quotes a server)', () 
 describe('kidsAsOperands (a kid may begin with "-")', () => {
   const kid = '-zwpRmYhXEAjXidi0iqZ6BP-b2suufSKWK0oQxcKaY4';
   const node = ['node', 'wfid'];
+  const values = new Set(['-c', '--config', '--kid']);
+  const rewrite = (...args: string[]) => kidsAsOperands([...node, ...args], values);
 
   it('moves a kid that looks like an option behind --, keeping the options before it', () => {
-    expect(kidsAsOperands([...node, 'keys', 'retire', kid, '--now', '-y'])).toEqual([
+    expect(rewrite('keys', 'retire', kid, '--now', '-y')).toEqual([
       ...node,
-      'keys',
-      'retire',
-      '--now',
-      '-y',
-      '--',
-      kid,
+      ...['keys', 'retire', '--now', '-y', '--', kid],
+    ]);
+  });
+
+  it('leaves the value of an option that takes one where it is, kid-like or not', () => {
+    expect(rewrite('audit', '--kid', kid)).toEqual([...node, 'audit', '--kid', kid]);
+    const other = `-${'A'.repeat(42)}`;
+    expect(rewrite('-c', other, 'keys', 'retire', kid, '--now')).toEqual([
+      ...node,
+      ...['-c', other, 'keys', 'retire', '--now', '--', kid],
     ]);
   });
 
   it('keeps operands already behind -- after the moved kid, and an option after -- untouched', () => {
-    expect(kidsAsOperands([...node, 'keys', 'retire', '--', kid])).toEqual([
-      ...node,
-      'keys',
-      'retire',
-      '--',
-      kid,
-    ]);
-    expect(kidsAsOperands([...node, 'x', kid, '--', '--now'])).toEqual([
-      ...node,
-      'x',
-      '--',
-      kid,
-      '--now',
-    ]);
+    expect(rewrite('keys', 'retire', '--', kid)).toEqual([...node, 'keys', 'retire', '--', kid]);
+    expect(rewrite('x', kid, '--', '--now')).toEqual([...node, 'x', '--', kid, '--now']);
   });
 
   it.each([
@@ -122,6 +123,17 @@ describe('kidsAsOperands (a kid may begin with "-")', () => {
     ['a short option group', ['-yx']],
     ['one character too short for a kid', ['keys', 'retire', kid.slice(0, -1)]],
   ])('leaves %s as it is', (_case, args) => {
-    expect(kidsAsOperands([...node, ...args])).toEqual([...node, ...args]);
+    expect(rewrite(...args)).toEqual([...node, ...args]);
+  });
+});
+
+describe('optionsTakingValues', () => {
+  it('names the flags of every option in the tree that takes a value, and no switch', () => {
+    const program = new Command('wfid').option('-c, --config <file>');
+    program.command('keys').command('retire <kid>').option('--now').option('-y, --yes');
+    program.command('audit').option('--kid <kid>').option('--since [when]');
+    expect([...optionsTakingValues(program)].sort()).toEqual(
+      ['--config', '--kid', '--since', '-c'].sort(),
+    );
   });
 });
