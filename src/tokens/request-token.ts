@@ -16,9 +16,18 @@ export interface NewRequestToken {
   secretHash: Buffer;
 }
 
+/**
+ * A new request token. Its id starts with the time (6 bytes of milliseconds, then 6 random
+ * bytes, like a UUIDv7): ids issued together share their leading characters, so the store's
+ * index on them takes each group of registrations on one or two pages instead of one random
+ * page per registration. With random ids that page was about half of what a registration wrote
+ * to SQLite's WAL, and its cost in CPU and fsync time. The time is no secret (whoever sees the
+ * id sees the token), and the 32-byte secret stays wholly random.
+ */
 export function newRequestToken(): NewRequestToken {
   // One draw for both parts: each randomBytes() call is a syscall and a native job object.
   const random = randomBytes(44);
+  random.writeUIntBE(Date.now(), 0, 6);
   const tokenId = random.toString('base64url', 0, 12);
   const secret = random.toString('base64url', 12);
   return { token: `${PREFIX}${tokenId}${secret}`, tokenId, secretHash: hashSecret(secret) };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ExecutionRecord } from '../../src/executions/execution.js';
 import { MintRateLimit } from '../../src/http/rate-limit.js';
 import { verifySignature } from '../../src/jws/compact.js';
@@ -252,6 +252,23 @@ describe('request tokens', () => {
     );
     expect(parseRequestToken('wfr_short')).toBeNull();
     expect(parseRequestToken(`xyz_${token.slice(4)}`)).toBeNull();
+  });
+
+  it('have ids that begin with the time they were issued at, then random bytes; the secret is random', () => {
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 10, 30, 12));
+    try {
+      const tokens = Array.from({ length: 200 }, () => newRequestToken());
+      const ids = tokens.map(({ tokenId }) => Buffer.from(tokenId, 'base64url'));
+      for (const id of ids) expect(id.readUIntBE(0, 6)).toBe(Date.UTC(2026, 10, 30, 12));
+      // The store's index takes ids issued together on neighbouring entries: one shared prefix.
+      expect(new Set(tokens.map(({ tokenId }) => tokenId.slice(0, 8))).size).toBe(1);
+      expect(new Set(ids.map((id) => id.subarray(6).toString('hex'))).size).toBe(200);
+      const secrets = tokens.map(({ token }) => parseRequestToken(token)!.secret);
+      expect(new Set(secrets).size).toBe(200);
+      expect(new Set(secrets.map((secret) => secret.slice(0, 8))).size).toBeGreaterThan(190);
+    } finally {
+      now.mockRestore();
+    }
   });
 });
 
