@@ -39,11 +39,15 @@ export function kidsAsOperands(
 }
 const KID_LIKE_OPTION = /^-[A-Za-z0-9_-]{42}$/;
 
-/** The flags (`--config`, `-c`, …) of every option in the command tree that takes a value. */
+/**
+ * The flags (`--config`, `-c`, …) of every option in the command tree that requires a value:
+ * commander gives such an option the next argument whatever it begins with. (An optional value,
+ * `[value]`, is never taken from an argument that begins with `-`.)
+ */
 export function optionsTakingValues(command: Command): Set<string> {
   const flags = new Set<string>();
   for (const option of command.options) {
-    if (!option.required && !option.optional) continue;
+    if (!option.required) continue;
     if (option.long) flags.add(option.long);
     if (option.short) flags.add(option.short);
   }
