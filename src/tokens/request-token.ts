@@ -2,7 +2,8 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Request tokens let a running execution ask for identity tokens. Format:
- * `wfr_` + 16 chars of public token id + 43 chars of 256-bit secret (base64url).
+ * `wfr_` + 16 chars of public token id (issue time, then random) + 43 chars of 256-bit secret
+ * (base64url).
  * The id finds the stored record; only a SHA-256 of the secret is stored, and it is compared
  * in constant time. The prefix lets secret scanners recognise a leaked one.
  */
@@ -20,9 +21,9 @@ export interface NewRequestToken {
  * A new request token. Its id starts with the time (6 bytes of milliseconds, then 6 random
  * bytes, like a UUIDv7): ids issued together share their leading characters, so the store's
  * index on them takes each group of registrations on one or two pages instead of one random
- * page per registration. With random ids that page was about half of what a registration wrote
- * to SQLite's WAL, and its cost in CPU and fsync time. The time is no secret (whoever sees the
- * id sees the token), and the 32-byte secret stays wholly random.
+ * page per registration. With random ids that page was about a third of what a registration
+ * wrote to SQLite's WAL, with its cost in CPU and fsync time. The time is no secret: the id only
+ * finds the record, and the 32-byte secret, wholly random, is what proves possession.
  */
 export function newRequestToken(): NewRequestToken {
   // One draw for both parts: each randomBytes() call is a syscall and a native job object.

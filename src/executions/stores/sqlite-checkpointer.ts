@@ -70,7 +70,7 @@ export interface CheckpointResult {
 export class WalCheckpointer {
   private readonly worker: Worker;
   private stopping = false;
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
 
   constructor(
     private readonly db: Database.Database,
