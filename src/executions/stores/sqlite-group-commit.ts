@@ -1,12 +1,10 @@
 import { closeSync, fdatasync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { WfidError } from '../../errors.js';
-import type { WriteOutcome } from './write-batch.js';
+import { type Settler, settle, type WriteOutcome } from './write-batch.js';
 
-interface Queued {
+interface Queued extends Settler<unknown> {
   operation: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
 }
 
 /** Syncs a file's data to disk: fdatasync, or a test's stand-in that decides when it completes. */
@@ -154,12 +152,7 @@ export class GroupCommit {
     }
     if (!committed) return;
     this.durable().then(
-      () =>
-        group.forEach(({ resolve, reject }, index) => {
-          const outcome = outcomes[index]!;
-          if (outcome.ok) resolve(outcome.value);
-          else reject(outcome.error);
-        }),
+      () => settle(group, outcomes),
       (error) => {
         for (const { reject } of group) reject(error);
       },

@@ -104,9 +104,10 @@ export class SqliteStore implements ExecutionStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.writes = new GroupCommit(this.db, path === ':memory:' ? undefined : path);
-    if (path !== ':memory:') {
-      this.checkpointer = new WalCheckpointer(this.db, path, {
+    const file = path === ':memory:' ? undefined : path;
+    this.writes = new GroupCommit(this.db, file);
+    if (file) {
+      this.checkpointer = new WalCheckpointer(this.db, file, {
         logger: options.logger,
         intervalMs: options.checkpointIntervalMs,
       });

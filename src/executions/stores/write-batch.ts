@@ -1,10 +1,26 @@
 /** What one write of a group came to: its value, or the error that failed it alone. */
 export type WriteOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
-interface Queued<W, R> {
-  write: W;
+/** A write's promise, to settle once its group committed. */
+export interface Settler<R> {
   resolve: (value: R) => void;
   reject: (reason: unknown) => void;
+}
+
+interface Queued<W, R> extends Settler<R> {
+  write: W;
+}
+
+/** Settles each write of a group with its own outcome (`outcomes` in the group's order). */
+export function settle<R>(
+  group: readonly Settler<R>[],
+  outcomes: readonly WriteOutcome<R>[],
+): void {
+  group.forEach(({ resolve, reject }, index) => {
+    const outcome = outcomes[index]!;
+    if (outcome.ok) resolve(outcome.value);
+    else reject(outcome.error);
+  });
 }
 
 /**
@@ -52,12 +68,7 @@ export class WriteBatch<W, R> {
     const group = this.takeGroup();
     this.committing = true;
     try {
-      const outcomes = await this.commit(group.map(({ write }) => write));
-      group.forEach(({ resolve, reject }, index) => {
-        const outcome = outcomes[index]!;
-        if (outcome.ok) resolve(outcome.value);
-        else reject(outcome.error);
-      });
+      settle(group, await this.commit(group.map(({ write }) => write)));
     } catch (error) {
       for (const { reject } of group) reject(error);
     } finally {
