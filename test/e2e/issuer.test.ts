@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningIssuer, startIssuer } from './harness.js';
@@ -322,6 +322,14 @@ describe('issuer end to end (file backend, SQLite store)', () => {
       );
       const started = await issuer.startExecution();
       const auth = `Bearer ${started.request_token}`;
+      // Token ids begin with their issue time, so an id is easy to guess: it alone opens nothing.
+      const id = started.request_token.slice(0, 'wfr_'.length + 16);
+      const otherSecret = randomBytes(32).toString('base64url');
+      await expectError(
+        await mint(`Bearer ${id}${otherSecret}`, { audience: 'a' }),
+        401,
+        'invalid_token',
+      );
       await expectError(await mint(auth, {}), 400, 'invalid_request');
       await expectError(await mint(auth, { audience: [] }), 400, 'invalid_request');
       await expectError(
