@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { nodeSettingsFromEnv } from '../../integrations/n8n/src/config.js';
+import { executionBinding } from '../../integrations/n8n/src/credentials/execution-binding.js';
+import { executionToken } from '../../integrations/n8n/src/credentials/execution-token.js';
 import { localExecutions } from '../../integrations/n8n/src/execution/local-executions.js';
 import {
   audienceAllowed,
@@ -479,6 +481,10 @@ describe('obtainToken guards (before any issuer call)', () => {
       };
       await expect(
         obtainToken({ ...facts, executionId: '78' }, { audience: 'anything' }, undefined, env),
+      ).rejects.toThrow(/not allowed for this workflow’s project/);
+      // The same rule for the execution-bound credentials (Bearer, AWS), which mint too.
+      await expect(
+        executionToken(executionBinding('78'), 'anything', undefined, env),
       ).rejects.toThrow(/not allowed for this workflow’s project/);
     } finally {
       localExecutions().delete('78');

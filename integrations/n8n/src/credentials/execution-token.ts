@@ -37,7 +37,9 @@ export async function executionToken(
       `workflow-identity: execution ${executionId} is not registered with the issuer in this process${local?.registrationError ? ` (${local.registrationError})` : ''}`,
     );
   }
-  if (!audienceAllowed(identityPolicyFromEnv(env), local.identity?.projectId, audience)) {
+  // The project whose list applies, as for the node: inline code derived from a caller has no
+  // project of its own and is held to its root workflow's (policyProjectId), never to '*'.
+  if (!audienceAllowed(identityPolicyFromEnv(env), local.identity?.policyProjectId, audience)) {
     throw new Error(
       `workflow-identity: audience ${JSON.stringify(audience)} is not allowed for this workflow’s project (WFID_N8N_PROJECT_AUDIENCES)`,
     );
