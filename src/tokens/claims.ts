@@ -68,9 +68,17 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   ...INTROSPECTION_MEMBERS,
 ]);
 
-/** Execution claims, in token order, from the stored record. */
+/** Reserved claims that a record keeps among its `claims` (LINEAGE_FIELDS). */
+const STORED_WITH_CLAIMS: ReadonlySet<string> = new Set(LINEAGE_FIELDS);
+
+/**
+ * Execution claims, in token order, from the stored record. The engine's own claims come last
+ * and never replace a reserved one (the lineage fields, which the record keeps among them, are
+ * the engine's own fields): registration refuses reserved names in `claims`, and this holds
+ * even for a record stored some other way (an older release, a hand-edited row).
+ */
 export function executionClaims(record: ExecutionRecord): Record<string, unknown> {
-  return {
+  const claims: Record<string, unknown> = {
     engine: record.engine,
     execution_id: record.executionId,
     workflow_id: record.workflowId,

@@ -91,6 +91,39 @@ describe('TokenMinter', () => {
     expect(first.expiresAt).toBe(iat + 600);
   });
 
+  it('never lets a stored claim replace a reserved one, whatever the record holds; lineage stays', async () => {
+    const { minter: m } = await minter();
+    // Registration refuses these names; a row written some other way must not make a token lie.
+    const forged = record({
+      claims: {
+        team: 'data',
+        sub: 'workflow:payroll',
+        iss: 'https://evil.example',
+        engine: 'n8n-other',
+        workflow_id: 'payroll',
+        status: ['https://evil.example/list'],
+        published: true,
+        workflow_digest: 'sha256:abc',
+      },
+    });
+    const token = await m.mint(forged, { audience: 'aud' });
+    const text = Buffer.from(token.value.split('.')[1]!, 'base64url').toString();
+    // Each name once (JSON.parse would keep the last of two), and the issuer's value.
+    for (const name of ['sub', 'iss', 'engine', 'workflow_id', 'status']) {
+      expect(text.split(`"${name}":`).length, name).toBeLessThanOrEqual(2);
+    }
+    expect(readToken(token.value).payload).toMatchObject({
+      iss: 'https://id.example.com',
+      sub: 'workflow:wf-1',
+      engine: 'n8n-prod',
+      workflow_id: 'wf-1',
+      team: 'data',
+      published: true,
+      workflow_digest: 'sha256:abc',
+    });
+    expect(readToken(token.value).payload).not.toHaveProperty('status');
+  });
+
   it("serialises each execution's claims once, yet never mixes executions up", async () => {
     const { minter: m } = await minter();
     const first = readToken((await m.mint(record(), { audience: 'a' })).value);
