@@ -3,8 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BACKEND_PLUGINS } from '../../backends/registry.js';
 import { WfidError } from '../errors.js';
-import { DEFAULT_ENGINE } from '../executions/engine.js';
-import { checkFixedSubjectValues } from '../tokens/claims.js';
+import { DEFAULT_ENGINE, ENGINE_FIXED_CLAIMS } from '../executions/engine.js';
+import { checkFixedSubjectValues, subjectClaims } from '../tokens/claims.js';
 import { formatDuration } from './duration.js';
 import { type Config, configSchema, DEPRECATED_KEYS } from './schema.js';
 
@@ -208,6 +208,33 @@ function checkEngines(config: Config, fail: (message: string) => never): void {
       fail(`engines: engines "${owner}" and "${name}" share a token; each needs its own`);
     owners.set(token, name);
   }
+  checkSubjectNamesEngine(config, [...new Set(credentials.map(({ name }) => name))], fail);
+}
+
+/**
+ * With several engines, `sub` must tell them apart. Workflow and execution ids are unique per
+ * engine only (two n8n instances both have a workflow "1"), and verifiers often match `sub`
+ * alone: an AWS trust policy can test only `aud` and `sub`. So the template names {engine}, or a
+ * claim that every engine credential fixes to a value of its own (environment, instance).
+ */
+function checkSubjectNamesEngine(
+  config: Config,
+  engineNames: string[],
+  fail: (message: string) => never,
+): void {
+  if (engineNames.length < 2) return;
+  const named = subjectClaims(config.tokens.subject, config.tokens.extra_claims);
+  if (named.includes('engine')) return;
+  const fixedBy = (field: 'environment' | 'instance') =>
+    engineNames.map((name) => config.engines.find((engine) => engine.name === name)?.[field]);
+  for (const field of ENGINE_FIXED_CLAIMS) {
+    const values = fixedBy(field);
+    if (!named.includes(field) || values.includes(undefined)) continue;
+    if (new Set(values).size === values.length) return;
+  }
+  fail(
+    `tokens.subject: "${config.tokens.subject}" does not say which engine a token belongs to, and ${engineNames.length} engines (${engineNames.join(', ')}) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine}, e.g. "engine:{engine}:workflow:{workflow_id}"`,
+  );
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -91,8 +91,11 @@ export function executionClaims(record: ExecutionRecord): Record<string, unknown
     environment: record.environment,
     instance: record.instance,
     started_at: Math.floor(record.startedAt / 1000),
-    ...record.claims,
   };
+  for (const [name, value] of Object.entries(record.claims)) {
+    if (STORED_WITH_CLAIMS.has(name) || !RESERVED_NAMES.has(name)) claims[name] = value;
+  }
+  return claims;
 }
 
 /**
@@ -140,6 +143,13 @@ export function checkFixedSubjectValues(
       throw new WfidError('ERR_CONFIG', `${key}: ${(err as Error).message}`);
     }
   }
+}
+
+/** The claims a `sub` template names: `engine:{engine}:workflow:{workflow_id}` → engine, workflow_id. */
+export function subjectClaims(template: string, extraClaims: readonly string[]): string[] {
+  return parseSubject(template, extraClaims)
+    .parts.filter((part) => part.startsWith('{'))
+    .map((part) => part.slice(1, -1));
 }
 
 function parseSubject(template: string, extraClaims: readonly string[]) {

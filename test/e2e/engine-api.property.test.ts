@@ -107,7 +107,7 @@ describe('engine API under random and mutated bodies (fast-check, real server)',
       env: {
         WFID_CONFIG: config,
         PROD_TOKEN,
-        WFID_TOKENS_SUBJECT: 'repo:{project_id}:env:{environment}',
+        WFID_TOKENS_SUBJECT: 'engine:{engine}:repo:{project_id}:env:{environment}',
         WFID_TOKENS_EXTRA_CLAIMS: 'team',
         WFID_LOG_LEVEL: 'warn',
       },

@@ -27,6 +27,8 @@ describe('named engine credentials end to end', () => {
         'engines:',
         '  - {name: n8n-prod, token: "env:PROD_TOKEN", environment: prod, instance: main-1}',
         '  - {name: n8n-dev, token: "env:DEV_TOKEN"}',
+        // Several engines: sub must say which one (start-up refuses a template that does not).
+        'tokens: {subject: "engine:{engine}:workflow:{workflow_id}"}',
       ].join('\n'),
     );
     // WFID_ENGINE_TOKEN (from the harness) stays the default engine beside the named ones.
@@ -95,6 +97,10 @@ describe('named engine credentials end to end', () => {
       instance: 'main-1',
     });
     expect(devToken).toMatchObject({ engine: 'n8n-dev', workflow_id: 'wf-dev' });
+    expect([prodToken.sub, devToken.sub]).toEqual([
+      'engine:n8n-prod:workflow:wf-prod',
+      'engine:n8n-dev:workflow:wf-dev',
+    ]);
     expect(devToken.environment).toBeUndefined();
 
     // The default engine (WFID_ENGINE_TOKEN) has its own namespace too.

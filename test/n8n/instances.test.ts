@@ -43,6 +43,7 @@ beforeAll(async () => {
         ([key, engine]) =>
           `  - {name: ${engine.name}, token: "env:ENGINE_TOKEN_${key.toUpperCase()}", environment: ${engine.environment}, instance: ${engine.instance}}`,
       ),
+      'tokens: {subject: "engine:{engine}:workflow:{workflow_id}"}',
     ].join('\n'),
   );
   issuer = await startIssuer({
@@ -123,6 +124,9 @@ it('keeps two instances running the same workflow under the same execution id ap
       instance: ENGINES[key].instance,
       execution_id: staging.executionId,
       workflow_id: WORKFLOW_ID,
+      // One workflow id in both databases: sub names the engine, so a verifier that matches
+      // sub alone (an AWS trust policy) tells staging's workflow from production's.
+      sub: `engine:${ENGINES[key].name}:workflow:${WORKFLOW_ID}`,
     });
   }
 

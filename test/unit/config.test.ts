@@ -236,6 +236,7 @@ describe('named engine credentials', () => {
         'engines:',
         '  - {name: n8n-prod, token: "env:PROD_TOKEN", environment: prod, instance: main}',
         `  - {name: n8n-dev, token: "file:${join(dir, 'dev-token')}"}`,
+        'tokens: {subject: "engine:{engine}:workflow:{workflow_id}"}',
       ].join('\n'),
     );
     const config = loadConfig({ file, env: { PROD_TOKEN: TOKEN_A } });
@@ -246,6 +247,42 @@ describe('named engine credentials', () => {
     expect(config.engine_tokens).toEqual([]);
     // engines has no env form (a list of objects); WFID_ENGINES is not a config variable.
     expect([...envPaths().keys()]).not.toContain('WFID_ENGINES');
+  });
+
+  it('refuses a sub template that cannot tell several engines apart, naming them and the fix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    const env = { A: TOKEN_A, B: TOKEN_B };
+    const engines = (staging: string, prod: string) =>
+      `engines:\n  - {name: n8n-staging, token: "env:A"${staging}}\n  - {name: n8n-prod, token: "env:B"${prod}}\n`;
+    await writeFile(file, engines('', ''));
+    // Both would mint sub "workflow:1" for their own workflow "1".
+    expect(configError({ file, env })).toBe(
+      'tokens.subject: "workflow:{workflow_id}" does not say which engine a token belongs to, and 2 engines (n8n-staging, n8n-prod) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine}, e.g. "engine:{engine}:workflow:{workflow_id}"',
+    );
+    // A lone WFID_ENGINE_TOKEN beside one named engine is two engines too.
+    await writeFile(file, 'engines:\n  - {name: n8n-prod, token: "env:B"}\n');
+    expect(configError({ file, env: { ...env, WFID_ENGINE_TOKEN: TOKEN_A } })).toMatch(
+      /2 engines \(default, n8n-prod\)/,
+    );
+    expect(loadConfig({ file, env }).engines).toHaveLength(1);
+    const subject = (template: string) => ({ ...env, WFID_TOKENS_SUBJECT: template });
+    await writeFile(file, engines('', ''));
+    expect(loadConfig({ file, env: subject('{engine}/{workflow_id}') }).engines).toHaveLength(2);
+    // A claim every credential fixes to its own value tells them apart as well…
+    await writeFile(file, engines(', environment: staging', ', environment: production'));
+    expect(
+      loadConfig({ file, env: subject('env:{environment}:workflow:{workflow_id}') }).engines,
+    ).toHaveLength(2);
+    // …but not one they share, or one a credential leaves to the engine's request.
+    await writeFile(file, engines(', environment: prod', ', environment: prod'));
+    expect(configError({ file, env: subject('env:{environment}:wf:{workflow_id}') })).toMatch(
+      /^tokens\.subject: .* does not say which engine/,
+    );
+    await writeFile(file, engines('', ', environment: production'));
+    expect(configError({ file, env: subject('env:{environment}:wf:{workflow_id}') })).toMatch(
+      /^tokens\.subject: .* does not say which engine/,
+    );
   });
 
   it('refuses a literal token in YAML, duplicate names, a shared token and two default engines', async () => {
