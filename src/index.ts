@@ -13,7 +13,7 @@
  * const token = await issuer.minter.mint(record, { audience: 'https://sts.amazonaws.com' });
  * ```
  */
-export { type LoadOptions, loadConfig } from './config/load.js';
+export { type LoadOptions, loadConfig, secretEnvNames } from './config/load.js';
 export type { Config, ConfigInput } from './config/schema.js';
 export { type ErrorCode, isWfidError, WfidError } from './errors.js';
 export { DEFAULT_ENGINE, type Engine } from './executions/engine.js';

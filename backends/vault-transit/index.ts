@@ -224,7 +224,9 @@ export function transitKeyName(uri: string): string {
 
 /** Opens the Transit key and lists it once (authentication, mount, key type). */
 export const createBackend: BackendFactory<VaultConfig> = async ({ uri, alg, section, logger }) => {
-  const backend = openTransit({ uri, alg, vault: section, env: process.env, logger });
+  // A copy: a later login (token expiry) reads the credentials as they were at start, even when
+  // the issuer runs inside n8n, which removes them from its environment (secretEnvNames).
+  const backend = openTransit({ uri, alg, vault: section, env: { ...process.env }, logger });
   await backend.listKeys();
   return backend;
 };

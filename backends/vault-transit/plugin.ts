@@ -7,5 +7,6 @@ export const vaultTransitPlugin = {
   scheme: 'hashivault:',
   section: 'vault',
   schema: vaultConfig,
+  envSecrets: ['VAULT_TOKEN', 'BAO_TOKEN', 'WFID_VAULT_SECRET_ID'],
   open: async (options) => (await import('./index.js')).createBackend(options),
 } as const satisfies BackendPlugin<VaultConfig>;

@@ -120,6 +120,27 @@ function warnDeprecated(raw: Record<string, unknown>, fromEnv: Map<string, strin
   }
 }
 
+/**
+ * The environment variables that hand the issuer a secret: those of its secret settings
+ * (WFID_ENGINE_TOKEN, WFID_ADMIN_TOKEN, WFID_PKCS11_PIN…), those a backend reads credentials
+ * from itself (VAULT_TOKEN…), and any variable holding an engine token (an `env:NAME`
+ * reference, or a copy under another name; engine tokens are long enough that no other value
+ * matches by chance). An issuer sharing its process with the code it serves (in-process in
+ * n8n) removes them once started, so that code cannot read them.
+ */
+export function secretEnvNames(config: Config, env: NodeJS.ProcessEnv): string[] {
+  const tokens = new Set<unknown>([
+    ...config.engine_tokens,
+    ...config.engines.map((engine) => engine.token),
+  ]);
+  const named = new Set<string>([
+    'WFID_ENGINE_TOKEN',
+    ...SECRET_KEYS.map(envName),
+    ...BACKEND_PLUGINS.flatMap((plugin) => ('envSecrets' in plugin ? plugin.envSecrets : [])),
+  ]);
+  return Object.keys(env).filter((name) => named.has(name) || tokens.has(env[name]));
+}
+
 /** Config keys that hold secrets: accepted from env (WFID_…), never from the YAML file. */
 const SECRET_KEYS = [
   'admin_token',
@@ -128,12 +149,17 @@ const SECRET_KEYS = [
   ),
 ];
 
+/** The variable of a config path: `tokens.max_lifetime` → `WFID_TOKENS_MAX_LIFETIME`. */
+function envName(path: string): string {
+  return `WFID_${path.replaceAll('.', '_').toUpperCase()}`;
+}
+
 function refuseSecretsInFile(raw: Record<string, unknown>, file: string | undefined): void {
   for (const path of SECRET_KEYS) {
     const [section, key] = path.includes('.') ? (path.split('.') as [string, string]) : ['', path];
     const value = section ? raw[section] : raw;
     if (typeof value === 'object' && value !== null && key in value) {
-      const env = `WFID_${path.replaceAll('.', '_').toUpperCase()}`;
+      const env = envName(path);
       throw new WfidError(
         'ERR_CONFIG',
         `${path} (${file}): secrets are not read from the YAML file; set ${env} or use a file reference`,
@@ -300,8 +326,7 @@ export function envPaths(): Map<string, string> {
     cachedEnvPaths = new Map(Object.entries(ENV_ALIASES));
     const aliased = new Set(Object.values(ENV_ALIASES));
     for (const path of leafPaths(configSchema, [])) {
-      if (!aliased.has(path))
-        cachedEnvPaths.set(`WFID_${path.replaceAll('.', '_').toUpperCase()}`, path);
+      if (!aliased.has(path)) cachedEnvPaths.set(envName(path), path);
     }
   }
   return cachedEnvPaths;

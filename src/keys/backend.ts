@@ -75,5 +75,7 @@ export interface BackendPlugin<Section = unknown> {
   readonly schema?: z.ZodType<Section>;
   /** Keys of the section that hold secrets: `pin` is `pkcs11.pin`, `WFID_PKCS11_PIN`. */
   readonly secrets?: readonly string[];
+  /** Environment variables the backend reads credentials from itself (`VAULT_TOKEN`). */
+  readonly envSecrets?: readonly string[];
   open(options: BackendOptions<Section>): Promise<KeyBackend>;
 }

@@ -1,7 +1,9 @@
 /**
  * In-process mode: the issuer starts inside the real n8n process (WFID_IN_PROCESS=true,
- * from `n8n.ready`), and a webhook execution's token verifies through that issuer's JWKS.
+ * from `n8n.ready`), and a webhook execution's token verifies through that issuer's JWKS. The
+ * secrets the issuer was given leave n8n's environment, where a workflow's `$env` could read them.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,9 @@ const FIXTURES = join(import.meta.dirname, '../fixtures/n8n');
 let n8n: RunningN8n;
 let dataDir: string;
 let issuerUrl: string;
+const ENGINE_TOKEN = `wfe_${randomBytes(32).toString('base64url')}`;
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
+const VAULT_TOKEN = `s.${randomBytes(16).toString('hex')}`;
 
 beforeAll(async () => {
   if (!existsSync(ROOT_ENTRY)) throw new Error(`${ROOT_ENTRY} missing: run npm run build first`);
@@ -36,10 +41,21 @@ beforeAll(async () => {
       WFID_DATA_DIR: dataDir,
       // The shared fixture's node returns its request credentials too.
       WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT: 'true',
+      WFID_ENGINE_TOKEN: ENGINE_TOKEN,
+      WFID_ADMIN_TOKEN: ADMIN_TOKEN,
+      // Read by a Vault backend; this issuer signs with its key file, yet the token goes too.
+      VAULT_TOKEN,
+      // What an operator may allow: expressions that read n8n's environment.
+      N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
     },
     prepare: async (cli) => {
-      await cli('import:workflow', `--input=${join(FIXTURES, 'token-workflow.json')}`);
-      await cli('publish:workflow', '--id=wfidTokenDemo001');
+      for (const [file, id] of [
+        ['token-workflow.json', 'wfidTokenDemo001'],
+        ['env-workflow.json', 'wfidEnvProbe0001'],
+      ]) {
+        await cli('import:workflow', `--input=${join(FIXTURES, file!)}`);
+        await cli('publish:workflow', `--id=${id}`);
+      }
     },
   });
 }, 300_000);
@@ -49,14 +65,18 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-it('starts the issuer inside n8n and gives executions tokens that verify through its JWKS', async () => {
+/** A published webhook answers once n8n has registered it. */
+async function webhook(path: string): Promise<Response> {
   const deadline = Date.now() + 30_000;
-  let response: Response;
   for (;;) {
-    response = await fetch(`${n8n.url}/webhook/wfid-token`);
-    if (response.status !== 404 || Date.now() > deadline) break;
+    const response = await fetch(`${n8n.url}/webhook/${path}`);
+    if (response.status !== 404 || Date.now() > deadline) return response;
     await new Promise((done) => setTimeout(done, 250));
   }
+}
+
+it('starts the issuer inside n8n and gives executions tokens that verify through its JWKS', async () => {
+  const response = await webhook('wfid-token');
   expect(response.status, n8n.logs().slice(-4000)).toBe(200);
   const item = (await response.json()) as Record<string, string>;
   const { payload } = await jwtVerify(
@@ -82,4 +102,23 @@ it('starts the issuer inside n8n and gives executions tokens that verify through
   } finally {
     db.close();
   }
+});
+
+it('takes the secrets it was given out of n8n’s environment, where $env would read them', async () => {
+  const response = await webhook('wfid-env');
+  expect(response.status, n8n.logs().slice(-4000)).toBe(200);
+  expect(await response.json()).toEqual({
+    engine_token: 'absent',
+    admin_token: 'absent',
+    vault_token: 'absent',
+    // Settings that are not secrets stay.
+    issuer_host: '127.0.0.1',
+  });
+  // The issuer itself still has them: the admin API takes its token.
+  const audit = await fetch(`${issuerUrl}/v1/audit?limit=1`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  expect(audit.status).toBe(200);
+  expect(n8n.logs()).not.toContain(ADMIN_TOKEN);
+  expect(n8n.logs()).not.toContain(ENGINE_TOKEN);
 });

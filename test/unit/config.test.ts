@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
-import { envPaths, loadConfig } from '../../src/config/load.js';
+import { envPaths, loadConfig, secretEnvNames } from '../../src/config/load.js';
 
 const TOKEN_A = 'engine-token-a-0123456789abcdefghijklmnop';
 const TOKEN_B = 'engine-token-b-0123456789abcdefghijklmnop';
@@ -327,6 +327,51 @@ describe('named engine credentials', () => {
       loadConfig({ file, env: { ...env, WFID_TOKENS_SUBJECT: '{project_id}/{environment}' } })
         .engines[0]?.environment,
     ).toBe('eu:prod');
+  });
+});
+
+describe('secretEnvNames (what an in-process issuer removes from its host’s environment)', () => {
+  it('names every variable that gave the issuer a secret, by any name, and nothing else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+    const file = join(dir, 'wfid.yaml');
+    await writeFile(
+      file,
+      [
+        'engine_tokens: ["env:N8N_ISSUER_TOKEN"]',
+        'engines:',
+        '  - {name: n8n-prod, token: "env:PROD_TOKEN"}',
+        'tokens: {subject: "engine:{engine}:workflow:{workflow_id}"}',
+      ].join('\n'),
+    );
+    const env = {
+      N8N_ISSUER_TOKEN: TOKEN_A,
+      PROD_TOKEN: TOKEN_B,
+      // The same secret under a second name is still that secret.
+      COPY_OF_PROD_TOKEN: TOKEN_B,
+      WFID_ADMIN_TOKEN: 'admin-token-0123456789abcdefghijklmnopqrstuv',
+      WFID_PKCS11_PIN: '1234',
+      VAULT_TOKEN: 's.vault',
+      BAO_TOKEN: 's.bao',
+      WFID_VAULT_SECRET_ID: 'secret-id',
+      WFID_HOST: '127.0.0.1',
+      WFID_PORT: '8080',
+      HOME: '/home/n8n',
+    };
+    const config = loadConfig({ file, env });
+    expect(secretEnvNames(config, env).sort()).toEqual(
+      [
+        'BAO_TOKEN',
+        'COPY_OF_PROD_TOKEN',
+        'N8N_ISSUER_TOKEN',
+        'PROD_TOKEN',
+        'VAULT_TOKEN',
+        'WFID_ADMIN_TOKEN',
+        'WFID_PKCS11_PIN',
+        'WFID_VAULT_SECRET_ID',
+      ].sort(),
+    );
+    const plain = { WFID_ENGINE_TOKEN: TOKEN_A, WFID_PORT: '8080' };
+    expect(secretEnvNames(loadConfig({ env: plain }), plain)).toEqual(['WFID_ENGINE_TOKEN']);
   });
 });
 

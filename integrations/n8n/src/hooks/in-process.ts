@@ -17,6 +17,8 @@ import { pathToFileURL } from 'node:url';
 export interface InProcessIssuer {
   url: string;
   engineToken: string;
+  /** The variables of `env` that gave the issuer a secret, for the caller to remove from n8n's. */
+  secretEnvNames: string[];
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ interface IssuerModule {
   createIssuer?: (
     config: unknown,
   ) => Promise<{ listen(): Promise<string>; close(): Promise<void> }>;
+  secretEnvNames?: (config: never, env: NodeJS.ProcessEnv) => string[];
 }
 
 export async function startInProcessIssuer(
@@ -48,9 +51,13 @@ export async function startInProcessIssuer(
       { cause },
     );
   }
-  if (typeof api.createIssuer !== 'function' || typeof api.loadConfig !== 'function') {
+  if (
+    typeof api.createIssuer !== 'function' ||
+    typeof api.loadConfig !== 'function' ||
+    typeof api.secretEnvNames !== 'function'
+  ) {
     throw new Error(
-      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer/loadConfig API',
+      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer/loadConfig/secretEnvNames API',
     );
   }
   const config = api.loadConfig({ env });
@@ -60,5 +67,10 @@ export async function startInProcessIssuer(
   const engineToken =
     config.engine_tokens[0] ??
     (await readFile(join(config.data_dir, 'engine-token'), 'utf8')).trim();
-  return { url, engineToken, close: () => issuer.close() };
+  return {
+    url,
+    engineToken,
+    secretEnvNames: api.secretEnvNames(config as never, env),
+    close: () => issuer.close(),
+  };
 }

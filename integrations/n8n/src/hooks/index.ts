@@ -27,7 +27,9 @@ import { bindCredentialsToExecutions, n8nLogger, onExecutionLifecycle } from './
 // Read once, then the engine token leaves n8n's environment: `$env` expressions (where an
 // operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and Execute Command's child processes
 // would hand it to any editor, and it registers any execution under any workflow id. The
-// in-process issuer reads its settings from this copy.
+// in-process issuer reads its settings from this copy, and once it runs, every other secret it
+// was given (engine tokens by any name, the admin token, the HSM PIN, Vault credentials)
+// leaves n8n's environment too.
 const issuerEnv = { ...process.env };
 const config = hooksConfigFromEnv(issuerEnv);
 delete process.env.WFID_ENGINE_TOKEN;
@@ -105,6 +107,10 @@ const hooks = {
         if (!config.inProcess) return;
         const issuer = await startInProcessIssuer(issuerEnv);
         inProcessIssuer = issuer;
+        for (const name of issuer.secretEnvNames) delete process.env[name];
+        logger.info('workflow-identity: the issuer runs in this process', {
+          removedFromEnvironment: issuer.secretEnvNames,
+        });
         // The issuer listens on its own address; the hooks talk to it over loopback HTTP like
         // any engine, so both modes share one code path.
         connect(config.issuerUrl ?? issuer.url, issuer.engineToken);
