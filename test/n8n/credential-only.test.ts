@@ -91,6 +91,8 @@ beforeAll(async () => {
       EXTERNAL_HOOK_FILES: '',
       N8N_CUSTOM_EXTENSIONS: '',
       N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+      // The operator's issuer: the credential's engine token is sent to this origin only.
+      WFID_ISSUER_URL: issuer.url,
     },
     prepare: async (cli, userFolder) => {
       const packages = join(userFolder, '.n8n', 'nodes', 'node_modules');

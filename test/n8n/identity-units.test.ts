@@ -491,13 +491,49 @@ describe('obtainToken guards (before any issuer call)', () => {
     }
   });
 
+  it('sends a credential’s engine token only to the operator’s issuer (WFID_ISSUER_URL)', async () => {
+    // Whoever may edit the credential can change its URL; n8n keeps the hidden engine token.
+    const env = { WFID_ISSUER_URL: 'https://wfid.example.com' };
+    const send = (issuerUrl: string) =>
+      obtainToken(
+        { ...facts, executionId: '80' },
+        { audience: 'a' },
+        { issuerUrl, engineToken: 'e' },
+        env,
+      );
+    for (const elsewhere of [
+      'https://attacker.example',
+      'http://wfid.example.com',
+      'https://wfid.example.com:8443',
+      'https://wfid.example.com.attacker.example',
+    ]) {
+      await expect(send(elsewhere), elsewhere).rejects.toThrow(
+        /Issuer URL \(.*\) is not the issuer this n8n is set up for \(WFID_ISSUER_URL\)/,
+      );
+    }
+    await expect(send('not a url')).rejects.toThrow(/Issuer URL is not a URL/);
+    // No operator's issuer, no engine token sent anywhere.
+    await expect(
+      obtainToken(
+        { ...facts, executionId: '80' },
+        { audience: 'a' },
+        { issuerUrl: 'https://wfid.example.com', engineToken: 'e' },
+        {},
+      ),
+    ).rejects.toThrow(/^workflow-identity: set WFID_ISSUER_URL in n8n’s environment/);
+    // The operator's origin passes the check (and fails later here: no n8n database to read).
+    await expect(send('https://wfid.example.com/')).rejects.not.toThrow(
+      /WFID_ISSUER_URL|not a URL/,
+    );
+  });
+
   it('without the hooks, refuses an error workflow (the node cannot see whose failure started it)', async () => {
     await expect(
       obtainToken(
         { ...facts, executionId: '79', mode: 'error' },
         { audience: 'a' },
         { issuerUrl: 'http://127.0.0.1:9', engineToken: 'e' },
-        {},
+        { WFID_ISSUER_URL: 'http://127.0.0.1:9' },
       ),
     ).rejects.toMatchObject({ code: 'ERR_N8N_UNKNOWN_CALLER' });
   });

@@ -74,6 +74,11 @@ export interface NodeSettings {
   nodeMaxDurationS: number;
   /** WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT=true lets "Include Request Credentials" put the request token in item data. */
   requestCredentialsInOutput: boolean;
+  /**
+   * WFID_ISSUER_URL, the operator's issuer: a Workflow Identity Issuer credential's engine token
+   * is sent to this origin only, and nowhere while it is unset (credentialIssuer).
+   */
+  issuerUrl?: string;
 }
 
 export const DEFAULT_NODE_MAX_DURATION_S = 900;
@@ -86,7 +91,33 @@ export function nodeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeS
     nodeMaxDurationS:
       positiveInt(env, 'WFID_N8N_NODE_MAX_DURATION_S') ?? DEFAULT_NODE_MAX_DURATION_S,
     requestCredentialsInOutput: flag(env, 'WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT'),
+    issuerUrl: env.WFID_ISSUER_URL || undefined,
   };
+}
+
+/**
+ * The URL a Workflow Identity Issuer credential's engine token may be sent to. Whoever may edit
+ * the credential can change its Issuer URL, and n8n keeps the hidden engine token when the
+ * other fields change: without a check, an editor could point it at their own server and
+ * receive a token that registers any workflow. So the operator names the issuer in n8n's
+ * environment (WFID_ISSUER_URL), which editors of credentials cannot change, and only its
+ * origin is accepted.
+ */
+export function credentialIssuer(credentialUrl: string, settings: NodeSettings): string {
+  if (!settings.issuerUrl) {
+    throw new Error(
+      'workflow-identity: set WFID_ISSUER_URL in n8n’s environment to the issuer’s URL: a Workflow Identity Issuer credential’s engine token is sent only there (whoever may edit the credential could otherwise point it at another server)',
+    );
+  }
+  const origin = (url: string) => (URL.canParse(url) ? new URL(url).origin : undefined);
+  const given = origin(credentialUrl);
+  if (!given) throw new Error('workflow-identity: the credential’s Issuer URL is not a URL');
+  if (given !== origin(settings.issuerUrl)) {
+    throw new Error(
+      `workflow-identity: the credential’s Issuer URL (${given}) is not the issuer this n8n is set up for (WFID_ISSUER_URL): its engine token is sent there only`,
+    );
+  }
+  return credentialUrl;
 }
 
 function engineToken(env: NodeJS.ProcessEnv): string | undefined {

@@ -1,5 +1,5 @@
 import { IssuerClient, mintToken } from '../client/issuer-client.js';
-import { type NodeSettings, nodeSettingsFromEnv } from '../config.js';
+import { credentialIssuer, type NodeSettings, nodeSettingsFromEnv } from '../config.js';
 import { localExecutions } from '../execution/local-executions.js';
 import { type N8nExecutionFacts, registrationFor } from '../execution/registration.js';
 import { audienceAllowed, type IdentityPolicy, identityPolicyFromEnv } from '../identity/policy.js';
@@ -119,6 +119,8 @@ async function requestAccess(
       'No request token for this execution: run n8n with the workflow-identity hooks file (EXTERNAL_HOOK_FILES) or select a Workflow Identity Issuer credential',
     );
   }
+  // Checked before anything else reads the credential (WFID_ISSUER_URL pins the origin).
+  const issuerUrl = credentialIssuer(credential.issuerUrl, settings);
   // The hooks' identity when they ran here; else found here. The node cannot see who started
   // a sub-execution or an error workflow (n8n runs it for another execution's failure), so
   // those are refused rather than registered as the top of their own chain.
@@ -127,7 +129,7 @@ async function requestAccess(
     local?.identity ??
     (await resolveIdentity(facts, n8nWorkflowStore(), policy, startedByAnother ? null : undefined));
   const issuer = new IssuerClient({
-    url: credential.issuerUrl,
+    url: issuerUrl,
     engineToken: credential.engineToken,
   });
   const registered = await issuer.register(
