@@ -18,7 +18,8 @@ export class WorkflowIdentityApi implements ICredentialType {
       type: 'string',
       default: 'http://127.0.0.1:8080',
       placeholder: 'https://wfid.example.com',
-      description: 'Base URL of the workflow-identity issuer (its engine API)',
+      description:
+        'Base URL of the workflow-identity issuer (its engine API); its origin must be that of WFID_ISSUER_URL in n8n’s environment, the only place the engine token is sent',
       required: true,
     },
     {
