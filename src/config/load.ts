@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BACKEND_PLUGINS } from '../../backends/registry.js';
 import { WfidError } from '../errors.js';
 import { DEFAULT_ENGINE, ENGINE_FIXED_CLAIMS } from '../executions/engine.js';
-import { checkFixedSubjectValues, subjectClaims } from '../tokens/claims.js';
+import { checkFixedSubjectValues, delimitedSubjectClaims } from '../tokens/claims.js';
 import { formatDuration } from './duration.js';
 import { type Config, configSchema, DEPRECATED_KEYS } from './schema.js';
 
@@ -122,21 +122,27 @@ function warnDeprecated(raw: Record<string, unknown>, fromEnv: Map<string, strin
 
 /**
  * The environment variables that hand the issuer a secret: those of its secret settings
- * (WFID_ENGINE_TOKEN, WFID_ADMIN_TOKEN, WFID_PKCS11_PIN…), those a backend reads credentials
+ * (WFID_ENGINE_TOKEN, WFID_ADMIN_TOKEN, WFID_PKCS11_PIN…), the store and key URIs (a password
+ * in `postgres://user:pw@…`, a `pin-value=`), those the configured backend reads credentials
  * from itself (VAULT_TOKEN…), and any variable holding an engine token (an `env:NAME`
  * reference, or a copy under another name; engine tokens are long enough that no other value
  * matches by chance). An issuer sharing its process with the code it serves (in-process in
- * n8n) removes them once started, so that code cannot read them.
+ * n8n) removes them once started, so that code's `$env` cannot read them.
  */
 export function secretEnvNames(config: Config, env: NodeJS.ProcessEnv): string[] {
   const tokens = new Set<unknown>([
     ...config.engine_tokens,
     ...config.engines.map((engine) => engine.token),
   ]);
+  const keysUri = config.keys.uri ?? '';
   const named = new Set<string>([
     'WFID_ENGINE_TOKEN',
+    'WFID_STORE',
+    'WFID_KEYS',
     ...SECRET_KEYS.map(envName),
-    ...BACKEND_PLUGINS.flatMap((plugin) => ('envSecrets' in plugin ? plugin.envSecrets : [])),
+    ...BACKEND_PLUGINS.flatMap((plugin) =>
+      'envSecrets' in plugin && keysUri.startsWith(plugin.scheme) ? plugin.envSecrets : [],
+    ),
   ]);
   return Object.keys(env).filter((name) => named.has(name) || tokens.has(env[name]));
 }
@@ -240,8 +246,9 @@ function checkEngines(config: Config, fail: (message: string) => never): void {
 /**
  * With several engines, `sub` must tell them apart. Workflow and execution ids are unique per
  * engine only (two n8n instances both have a workflow "1"), and verifiers often match `sub`
- * alone: an AWS trust policy can test only `aud` and `sub`. So the template names {engine}, or a
- * claim that every engine credential fixes to a value of its own (environment, instance).
+ * alone: an AWS trust policy can test only `aud` and `sub`. So the template names {engine}, or
+ * claims that every engine credential fixes, whose values together differ between engines
+ * (environment, instance); each delimited, so that it can be read back from the sub.
  */
 function checkSubjectNamesEngine(
   config: Config,
@@ -249,17 +256,19 @@ function checkSubjectNamesEngine(
   fail: (message: string) => never,
 ): void {
   if (engineNames.length < 2) return;
-  const named = subjectClaims(config.tokens.subject, config.tokens.extra_claims);
+  const named = delimitedSubjectClaims(config.tokens.subject, config.tokens.extra_claims);
   if (named.includes('engine')) return;
-  const fixedBy = (field: 'environment' | 'instance') =>
-    engineNames.map((name) => config.engines.find((engine) => engine.name === name)?.[field]);
-  for (const field of ENGINE_FIXED_CLAIMS) {
-    const values = fixedBy(field);
-    if (!named.includes(field) || values.includes(undefined)) continue;
-    if (new Set(values).size === values.length) return;
-  }
+  const credentials = engineNames.map((name) =>
+    config.engines.find((engine) => engine.name === name),
+  );
+  const fixed = ENGINE_FIXED_CLAIMS.filter(
+    (field) =>
+      named.includes(field) && credentials.every((engine) => engine?.[field] !== undefined),
+  );
+  const values = credentials.map((engine) => JSON.stringify(fixed.map((field) => engine?.[field])));
+  if (fixed.length > 0 && new Set(values).size === values.length) return;
   fail(
-    `tokens.subject: "${config.tokens.subject}" does not say which engine a token belongs to, and ${engineNames.length} engines (${engineNames.join(', ')}) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine}, e.g. "engine:{engine}:workflow:{workflow_id}"`,
+    `tokens.subject: "${config.tokens.subject}" does not say which engine a token belongs to, and ${engineNames.length} engines (${engineNames.join(', ')}) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine} between separators, e.g. "engine:{engine}:workflow:{workflow_id}"`,
   );
 }
 

@@ -78,7 +78,10 @@ const STORED_WITH_CLAIMS: ReadonlySet<string> = new Set(LINEAGE_FIELDS);
  * even for a record stored some other way (an older release, a hand-edited row).
  */
 export function executionClaims(record: ExecutionRecord): Record<string, unknown> {
-  const claims: Record<string, unknown> = {
+  const own = Object.entries(record.claims).filter(
+    ([name]) => STORED_WITH_CLAIMS.has(name) || !RESERVED_NAMES.has(name),
+  );
+  return {
     engine: record.engine,
     execution_id: record.executionId,
     workflow_id: record.workflowId,
@@ -91,11 +94,9 @@ export function executionClaims(record: ExecutionRecord): Record<string, unknown
     environment: record.environment,
     instance: record.instance,
     started_at: Math.floor(record.startedAt / 1000),
+    // Spread, not assigned: a claim named __proto__ stays a claim, never the object's prototype.
+    ...Object.fromEntries(own),
   };
-  for (const [name, value] of Object.entries(record.claims)) {
-    if (STORED_WITH_CLAIMS.has(name) || !RESERVED_NAMES.has(name)) claims[name] = value;
-  }
-  return claims;
 }
 
 /**
@@ -145,10 +146,21 @@ export function checkFixedSubjectValues(
   }
 }
 
-/** The claims a `sub` template names: `engine:{engine}:workflow:{workflow_id}` → engine, workflow_id. */
-export function subjectClaims(template: string, extraClaims: readonly string[]): string[] {
-  return parseSubject(template, extraClaims)
-    .parts.filter((part) => part.startsWith('{'))
+/**
+ * The claims whose value can be read back from any `sub` the template renders: each side of
+ * the placeholder is the start or end of the template, or literal text holding a separator
+ * (which no value may contain). In `engine:{engine}:workflow:{workflow_id}` both are; in
+ * `{engine}{workflow_id}` neither (engines "a" and "ab" with workflows "b1" and "1").
+ */
+export function delimitedSubjectClaims(template: string, extraClaims: readonly string[]): string[] {
+  const { parts, separators } = parseSubject(template, extraClaims);
+  const delimits = (part: string | undefined) =>
+    part === undefined || (!part.startsWith('{') && [...part].some((char) => separators.has(char)));
+  return parts
+    .filter(
+      (part, index) =>
+        part.startsWith('{') && delimits(parts[index - 1]) && delimits(parts[index + 1]),
+    )
     .map((part) => part.slice(1, -1));
 }
 

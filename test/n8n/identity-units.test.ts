@@ -493,19 +493,23 @@ describe('obtainToken guards (before any issuer call)', () => {
 
   it('sends a credential’s engine token only to the operator’s issuer (WFID_ISSUER_URL)', async () => {
     // Whoever may edit the credential can change its URL; n8n keeps the hidden engine token.
-    const env = { WFID_ISSUER_URL: 'https://wfid.example.com' };
-    const send = (issuerUrl: string) =>
+    const env = { WFID_ISSUER_URL: 'https://apps.example.com/wfid' };
+    const send = (issuerUrl: string, settings: NodeJS.ProcessEnv = env) =>
       obtainToken(
         { ...facts, executionId: '80' },
         { audience: 'a' },
         { issuerUrl, engineToken: 'e' },
-        env,
+        settings,
       );
     for (const elsewhere of [
-      'https://attacker.example',
-      'http://wfid.example.com',
-      'https://wfid.example.com:8443',
-      'https://wfid.example.com.attacker.example',
+      'https://attacker.example/wfid',
+      'http://apps.example.com/wfid',
+      'https://apps.example.com:8443/wfid',
+      'https://apps.example.com.attacker.example/wfid',
+      // The issuer's host, but a path n8n's own webhooks could answer on.
+      'https://apps.example.com/webhook/x',
+      'https://apps.example.com',
+      'https://user:pw@apps.example.com/wfid',
     ]) {
       await expect(send(elsewhere), elsewhere).rejects.toThrow(
         /Issuer URL \(.*\) is not the issuer this n8n is set up for \(WFID_ISSUER_URL\)/,
@@ -513,18 +517,13 @@ describe('obtainToken guards (before any issuer call)', () => {
     }
     await expect(send('not a url')).rejects.toThrow(/Issuer URL is not a URL/);
     // No operator's issuer, no engine token sent anywhere.
-    await expect(
-      obtainToken(
-        { ...facts, executionId: '80' },
-        { audience: 'a' },
-        { issuerUrl: 'https://wfid.example.com', engineToken: 'e' },
-        {},
-      ),
-    ).rejects.toThrow(/^workflow-identity: set WFID_ISSUER_URL in n8n’s environment/);
-    // The operator's origin passes the check (and fails later here: no n8n database to read).
-    await expect(send('https://wfid.example.com/')).rejects.not.toThrow(
-      /WFID_ISSUER_URL|not a URL/,
+    await expect(send('https://apps.example.com/wfid', {})).rejects.toThrow(
+      /^workflow-identity: set WFID_ISSUER_URL in n8n’s environment/,
     );
+    // The operator's URL, however written, passes (and fails later here: no n8n database).
+    for (const same of ['https://apps.example.com/wfid/', 'HTTPS://Apps.Example.com:443/wfid']) {
+      await expect(send(same), same).rejects.toThrow(/ERR_N8N_NO_STORE/);
+    }
   });
 
   it('without the hooks, refuses an error workflow (the node cannot see whose failure started it)', async () => {

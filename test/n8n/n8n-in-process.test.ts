@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -21,12 +21,14 @@ let dataDir: string;
 let issuerUrl: string;
 const ENGINE_TOKEN = `wfe_${randomBytes(32).toString('base64url')}`;
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
-const VAULT_TOKEN = `s.${randomBytes(16).toString('hex')}`;
 
 beforeAll(async () => {
   if (!existsSync(ROOT_ENTRY)) throw new Error(`${ROOT_ENTRY} missing: run npm run build first`);
   await buildIntegration();
   dataDir = await mkdtemp(join(tmpdir(), 'wfid-n8n-inproc-'));
+  // The engine token through a reference to a variable of n8n's own naming.
+  const config = join(dataDir, 'wfid.yaml');
+  await writeFile(config, 'engine_tokens: ["env:N8N_WFID_ENGINE_TOKEN"]\n');
   const port = await freePort();
   issuerUrl = `http://127.0.0.1:${port}`;
   n8n = await startN8n({
@@ -36,15 +38,15 @@ beforeAll(async () => {
       WFID_ISSUER: issuerUrl,
       WFID_HOST: '127.0.0.1',
       WFID_PORT: String(port),
-      // No WFID_STORE: the default SQLite store in the data dir, with the root's
-      // better-sqlite3 loaded into n8n's own Node.js.
+      // The SQLite store in the data dir, with the root's better-sqlite3 loaded into n8n's
+      // own Node.js.
       WFID_DATA_DIR: dataDir,
+      WFID_STORE: `sqlite:${join(dataDir, 'wfid.db')}`,
+      WFID_CONFIG: config,
       // The shared fixture's node returns its request credentials too.
       WFID_N8N_REQUEST_CREDENTIALS_IN_OUTPUT: 'true',
-      WFID_ENGINE_TOKEN: ENGINE_TOKEN,
+      N8N_WFID_ENGINE_TOKEN: ENGINE_TOKEN,
       WFID_ADMIN_TOKEN: ADMIN_TOKEN,
-      // Read by a Vault backend; this issuer signs with its key file, yet the token goes too.
-      VAULT_TOKEN,
       // What an operator may allow: expressions that read n8n's environment.
       N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
     },
@@ -110,7 +112,7 @@ it('takes the secrets it was given out of n8n’s environment, where $env would 
   expect(await response.json()).toEqual({
     engine_token: 'absent',
     admin_token: 'absent',
-    vault_token: 'absent',
+    store: 'absent',
     // Settings that are not secrets stay.
     issuer_host: '127.0.0.1',
   });

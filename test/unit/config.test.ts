@@ -258,7 +258,7 @@ describe('named engine credentials', () => {
     await writeFile(file, engines('', ''));
     // Both would mint sub "workflow:1" for their own workflow "1".
     expect(configError({ file, env })).toBe(
-      'tokens.subject: "workflow:{workflow_id}" does not say which engine a token belongs to, and 2 engines (n8n-staging, n8n-prod) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine}, e.g. "engine:{engine}:workflow:{workflow_id}"',
+      'tokens.subject: "workflow:{workflow_id}" does not say which engine a token belongs to, and 2 engines (n8n-staging, n8n-prod) share this issuer: their tokens for workflows with the same id would carry the same sub, which verifiers that match sub alone cannot tell apart; add {engine} between separators, e.g. "engine:{engine}:workflow:{workflow_id}"',
     );
     // A lone WFID_ENGINE_TOKEN beside one named engine is two engines too.
     await writeFile(file, 'engines:\n  - {name: n8n-prod, token: "env:B"}\n');
@@ -283,6 +283,26 @@ describe('named engine credentials', () => {
     expect(configError({ file, env: subject('env:{environment}:wf:{workflow_id}') })).toMatch(
       /^tokens\.subject: .* does not say which engine/,
     );
+    // Fixed claims together: (prod, eu) and (prod, us) differ though both say prod.
+    await writeFile(
+      file,
+      engines(', environment: prod, instance: eu', ', environment: prod, instance: us'),
+    );
+    const both = subject('{environment}:{instance}:{workflow_id}');
+    expect(loadConfig({ file, env: both }).engines).toHaveLength(2);
+    // A slot with no separator beside it cannot be read back: engines "a" and "ab" with
+    // workflows "b1" and "1" would both render "ab1".
+    await writeFile(file, engines('', ''));
+    for (const template of [
+      '{engine}{workflow_id}',
+      'e:{workflow_id}{engine}',
+      'x{engine}:{workflow_id}',
+    ]) {
+      expect(configError({ file, env: subject(template) }), template).toMatch(
+        /^tokens\.subject: .* does not say which engine/,
+      );
+    }
+    expect(loadConfig({ file, env: subject('{workflow_id}@{engine}') }).engines).toHaveLength(2);
   });
 
   it('refuses a literal token in YAML, duplicate names, a shared token and two default engines', async () => {
@@ -341,10 +361,12 @@ describe('secretEnvNames (what an in-process issuer removes from its host’s en
         'engines:',
         '  - {name: n8n-prod, token: "env:PROD_TOKEN"}',
         'tokens: {subject: "engine:{engine}:workflow:{workflow_id}"}',
+        'keys: {uri: "hashivault://wfid"}',
       ].join('\n'),
     );
     const env = {
       N8N_ISSUER_TOKEN: TOKEN_A,
+      WFID_STORE: 'postgres://wfid:store-password@db/wfid',
       PROD_TOKEN: TOKEN_B,
       // The same secret under a second name is still that secret.
       COPY_OF_PROD_TOKEN: TOKEN_B,
@@ -367,10 +389,12 @@ describe('secretEnvNames (what an in-process issuer removes from its host’s en
         'VAULT_TOKEN',
         'WFID_ADMIN_TOKEN',
         'WFID_PKCS11_PIN',
+        'WFID_STORE',
         'WFID_VAULT_SECRET_ID',
       ].sort(),
     );
-    const plain = { WFID_ENGINE_TOKEN: TOKEN_A, WFID_PORT: '8080' };
+    // The Vault backend's variables are its credentials only when it holds the keys.
+    const plain = { WFID_ENGINE_TOKEN: TOKEN_A, WFID_PORT: '8080', VAULT_TOKEN: 's.other' };
     expect(secretEnvNames(loadConfig({ env: plain }), plain)).toEqual(['WFID_ENGINE_TOKEN']);
   });
 });

@@ -96,12 +96,12 @@ export function nodeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): NodeS
 }
 
 /**
- * The URL a Workflow Identity Issuer credential's engine token may be sent to. Whoever may edit
- * the credential can change its Issuer URL, and n8n keeps the hidden engine token when the
- * other fields change: without a check, an editor could point it at their own server and
- * receive a token that registers any workflow. So the operator names the issuer in n8n's
- * environment (WFID_ISSUER_URL), which editors of credentials cannot change, and only its
- * origin is accepted.
+ * The URL a Workflow Identity Issuer credential's engine token is sent to. Whoever may edit the
+ * credential can change its Issuer URL, and n8n keeps the hidden engine token when the other
+ * fields change: without a check, an editor could point it at their own server (or at a
+ * webhook path on the issuer's own host) and receive a token that registers any workflow. So
+ * the operator names the issuer in n8n's environment (WFID_ISSUER_URL), which editors of
+ * credentials cannot change; the credential must name the same URL, and the token goes there.
  */
 export function credentialIssuer(credentialUrl: string, settings: NodeSettings): string {
   if (!settings.issuerUrl) {
@@ -109,15 +109,17 @@ export function credentialIssuer(credentialUrl: string, settings: NodeSettings):
       'workflow-identity: set WFID_ISSUER_URL in n8n’s environment to the issuer’s URL: a Workflow Identity Issuer credential’s engine token is sent only there (whoever may edit the credential could otherwise point it at another server)',
     );
   }
-  const origin = (url: string) => (URL.canParse(url) ? new URL(url).origin : undefined);
-  const given = origin(credentialUrl);
+  // Parsed and serialised (case, default port, dot segments), without trailing slashes.
+  const normal = (url: string) =>
+    URL.canParse(url) ? new URL(url).href.replace(/\/+$/, '') : undefined;
+  const given = normal(credentialUrl);
   if (!given) throw new Error('workflow-identity: the credential’s Issuer URL is not a URL');
-  if (given !== origin(settings.issuerUrl)) {
+  if (given !== normal(settings.issuerUrl)) {
     throw new Error(
-      `workflow-identity: the credential’s Issuer URL (${given}) is not the issuer this n8n is set up for (WFID_ISSUER_URL): its engine token is sent there only`,
+      `workflow-identity: the credential’s Issuer URL (${new URL(given).origin}) is not the issuer this n8n is set up for (WFID_ISSUER_URL): its engine token is sent there only`,
     );
   }
-  return credentialUrl;
+  return settings.issuerUrl;
 }
 
 function engineToken(env: NodeJS.ProcessEnv): string | undefined {

@@ -30,8 +30,9 @@ store: sqlite:./data/wfid.db
 # engine_tokens: ["file:/run/secrets/engine-token"]
 # Named engines: each is its own namespace of executions, its name the engine claim; the
 # claims it fixes (environment, instance) cannot be set by its requests.
-# With several engines, tokens.subject must name {engine} (workflow ids are unique per engine
-# only), e.g. subject: "engine:{engine}:workflow:{workflow_id}".
+# With several engines, tokens.subject must tell them apart (workflow ids are unique per engine
+# only): {engine} between separators, e.g. subject: "engine:{engine}:workflow:{workflow_id}",
+# or claims each engine fixes to values of its own.
 # engines:
 #   - {name: n8n-prod, token: "file:/run/secrets/n8n-prod-token", environment: prod}
 

@@ -57,7 +57,7 @@ export async function startInProcessIssuer(
     typeof api.secretEnvNames !== 'function'
   ) {
     throw new Error(
-      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer/loadConfig/secretEnvNames API',
+      'WFID_IN_PROCESS=true: this workflow-identity has no createIssuer/loadConfig/secretEnvNames API (install the issuer package of the same release as this node package)',
     );
   }
   const config = api.loadConfig({ env });

@@ -25,11 +25,12 @@ import { startInProcessIssuer } from './in-process.js';
 import { bindCredentialsToExecutions, n8nLogger, onExecutionLifecycle } from './n8n-internals.js';
 
 // Read once, then the engine token leaves n8n's environment: `$env` expressions (where an
-// operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and Execute Command's child processes
+// operator sets N8N_BLOCK_ENV_ACCESS_IN_NODE=false) and the environment of child processes
 // would hand it to any editor, and it registers any execution under any workflow id. The
 // in-process issuer reads its settings from this copy, and once it runs, every other secret it
-// was given (engine tokens by any name, the admin token, the HSM PIN, Vault credentials)
-// leaves n8n's environment too.
+// was given (engine tokens by any name, the admin token, the HSM PIN, store and Vault
+// credentials) leaves n8n's environment too. The process's original environment block
+// (/proc/<pid>/environ) keeps them: code that runs commands must stay disabled (docs/n8n.md).
 const issuerEnv = { ...process.env };
 const config = hooksConfigFromEnv(issuerEnv);
 delete process.env.WFID_ENGINE_TOKEN;
