@@ -124,6 +124,18 @@ describe('TokenMinter', () => {
     expect(readToken(token.value).payload).not.toHaveProperty('status');
   });
 
+  it('keeps nothing of the token of a registration, and the claims of later tokens', async () => {
+    const { minter: m } = await minter();
+    // Claims never change once registered; here they do, to show what was serialised when.
+    const team = async (value: string, options?: { keepClaims: boolean }) =>
+      readToken(
+        (await m.mint(record({ claims: { team: value } }), { audience: 'a' }, options)).value,
+      ).payload.team;
+    expect(await team('at-registration', { keepClaims: false })).toBe('at-registration');
+    expect(await team('first-request')).toBe('first-request');
+    expect(await team('second-request')).toBe('first-request');
+  });
+
   it("serialises each execution's claims once, yet never mixes executions up", async () => {
     const { minter: m } = await minter();
     const first = readToken((await m.mint(record(), { audience: 'a' })).value);

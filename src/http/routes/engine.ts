@@ -42,7 +42,8 @@ export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
         reason: created ? null : 'already_running',
       });
       const audience = config.tokens.default_audience;
-      const token = await minter.mint(record, { audience });
+      // The execution's first token: its claims are not kept for the next (TokenMinter).
+      const token = await minter.mint(record, { audience }, { keepClaims: false });
       audit.record({
         ...about,
         kind: 'token.minted',
