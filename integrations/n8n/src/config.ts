@@ -76,7 +76,7 @@ export interface NodeSettings {
   requestCredentialsInOutput: boolean;
   /**
    * WFID_ISSUER_URL, the operator's issuer: a Workflow Identity Issuer credential's engine token
-   * is sent to this origin only, and nowhere while it is unset (credentialIssuer).
+   * is sent to this URL only, and nowhere while it is unset (credentialIssuer).
    */
   issuerUrl?: string;
 }

@@ -119,7 +119,7 @@ async function requestAccess(
       'No request token for this execution: run n8n with the workflow-identity hooks file (EXTERNAL_HOOK_FILES) or select a Workflow Identity Issuer credential',
     );
   }
-  // Checked before anything else reads the credential (WFID_ISSUER_URL pins the origin).
+  // Checked before anything else reads the credential: the token goes to WFID_ISSUER_URL only.
   const issuerUrl = credentialIssuer(credential.issuerUrl, settings);
   // The hooks' identity when they ran here; else found here. The node cannot see who started
   // a sub-execution or an error workflow (n8n runs it for another execution's failure), so
