@@ -26,12 +26,38 @@ export interface NewRequestToken {
  * finds the record, and the 32-byte secret, wholly random, is what proves possession.
  */
 export function newRequestToken(): NewRequestToken {
-  // One draw for both parts: each randomBytes() call is a syscall and a native job object.
-  const random = randomBytes(44);
+  const random = tokenRandomBytes();
   random.writeUIntBE(Date.now(), 0, 6);
   const tokenId = random.toString('base64url', 0, 12);
   const secret = random.toString('base64url', 12);
   return { token: `${PREFIX}${tokenId}${secret}`, tokenId, secretHash: hashSecret(secret) };
+}
+
+/** Bytes of one token: 12 of id (the first 6 then replaced by the time) and 32 of secret. */
+const TOKEN_BYTES = 44;
+/** Tokens' worth of random bytes drawn at once (5.5 KiB). */
+const POOL_TOKENS = 128;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/**
+ * Fresh random bytes for one token, from the CSPRNG a pool at a time, as node:crypto's
+ * randomUUID() does. Under registration load one randomBytes() call took 5.8 µs on the event
+ * loop on average (p90 13 µs, against 1.2 µs alone), whatever its size; a draw per 128 tokens
+ * took 3–10% off the CPU of a registration (four A/B runs of eight rounds). Each token gets
+ * bytes no other token saw, copied out; their place in the pool is zeroed, so the pool never
+ * holds a secret already handed out.
+ */
+function tokenRandomBytes(): Buffer {
+  if (poolOffset + TOKEN_BYTES > pool.length) {
+    pool = randomBytes(TOKEN_BYTES * POOL_TOKENS);
+    poolOffset = 0;
+  }
+  const end = poolOffset + TOKEN_BYTES;
+  const bytes = Buffer.from(pool.subarray(poolOffset, end));
+  pool.fill(0, poolOffset, end);
+  poolOffset = end;
+  return bytes;
 }
 
 export function parseRequestToken(token: string): { tokenId: string; secret: string } | null {

@@ -302,15 +302,20 @@ describe('request tokens', () => {
   it('have ids that begin with the time they were issued at, then random bytes; the secret is random', () => {
     const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 10, 30, 12));
     try {
-      const tokens = Array.from({ length: 200 }, () => newRequestToken());
+      // More than two draws of the random pool (128 tokens each): no bytes served twice.
+      const tokens = Array.from({ length: 300 }, () => newRequestToken());
       const ids = tokens.map(({ tokenId }) => Buffer.from(tokenId, 'base64url'));
       for (const id of ids) expect(id.readUIntBE(0, 6)).toBe(Date.UTC(2026, 10, 30, 12));
       // The store's index takes ids issued together on neighbouring entries: one shared prefix.
       expect(new Set(tokens.map(({ tokenId }) => tokenId.slice(0, 8))).size).toBe(1);
-      expect(new Set(ids.map((id) => id.subarray(6).toString('hex'))).size).toBe(200);
+      expect(new Set(ids.map((id) => id.subarray(6).toString('hex'))).size).toBe(300);
       const secrets = tokens.map(({ token }) => parseRequestToken(token)!.secret);
-      expect(new Set(secrets).size).toBe(200);
-      expect(new Set(secrets.map((secret) => secret.slice(0, 8))).size).toBeGreaterThan(190);
+      expect(new Set(secrets).size).toBe(300);
+      expect(new Set(secrets.map((secret) => secret.slice(0, 8))).size).toBeGreaterThan(290);
+      // Never zeros: a token never takes bytes the pool already handed out (and zeroed).
+      for (const secret of secrets) {
+        expect(Buffer.from(secret, 'base64url').subarray(0, 8).equals(Buffer.alloc(8))).toBe(false);
+      }
     } finally {
       now.mockRestore();
     }
