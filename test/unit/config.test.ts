@@ -9,6 +9,12 @@ const TOKEN_A = 'engine-token-a-0123456789abcdefghijklmnop';
 const TOKEN_B = 'engine-token-b-0123456789abcdefghijklmnop';
 
 /** The ERR_CONFIG message loadConfig throws, or undefined. */
+/** A scratch directory and the path of a `wfid.yaml` in it (not written yet). */
+async function configDir(): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
+  return { dir, file: join(dir, 'wfid.yaml') };
+}
+
 function configError(options: Parameters<typeof loadConfig>[0]): string | undefined {
   try {
     loadConfig(options);
@@ -100,8 +106,7 @@ describe('config', () => {
   });
 
   it('reads YAML, lets env win, and names the key and its source in errors', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { file } = await configDir();
     await writeFile(
       file,
       'issuer: https://id.example.com\nkeys: file://./k\ntokens:\n  lifetime: 5m\n',
@@ -122,8 +127,7 @@ describe('config', () => {
   });
 
   it('refuses secrets written into the YAML file, but follows file: and env: references', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { dir, file } = await configDir();
     await writeFile(file, 'engine_tokens: ["s3cret-literal"]\n');
     const error = (() => {
       try {
@@ -153,8 +157,7 @@ describe('config', () => {
 
 describe('secrets in the YAML file', () => {
   it('refuses an HSM PIN written into the file, without echoing it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { file } = await configDir();
     await writeFile(file, 'pkcs11:\n  pin: "1234-secret"\n');
     let error: Error | undefined;
     try {
@@ -169,8 +172,7 @@ describe('secrets in the YAML file', () => {
   });
 
   it('takes the admin token from WFID_ADMIN_TOKEN or a file, never from YAML, and only 32 characters or more', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { dir, file } = await configDir();
     const admin = 'x'.repeat(32);
     await writeFile(file, `admin_token: "${admin}"\n`);
     expect(() => loadConfig({ file, env: {} })).toThrow(/admin_token.*WFID_ADMIN_TOKEN/);
@@ -227,8 +229,7 @@ describe('rotation settings that would break verifiers', () => {
 
 describe('named engine credentials', () => {
   it('reads engines from YAML with token references and fixed claims; a lone WFID_ENGINE_TOKEN is the default engine', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { dir, file } = await configDir();
     await writeFile(join(dir, 'dev-token'), `${TOKEN_B}\n`, { mode: 0o600 });
     await writeFile(
       file,
@@ -250,8 +251,7 @@ describe('named engine credentials', () => {
   });
 
   it('refuses a sub template that cannot tell several engines apart, naming them and the fix', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { file } = await configDir();
     const env = { A: TOKEN_A, B: TOKEN_B };
     const engines = (staging: string, prod: string) =>
       `engines:\n  - {name: n8n-staging, token: "env:A"${staging}}\n  - {name: n8n-prod, token: "env:B"${prod}}\n`;
@@ -306,8 +306,7 @@ describe('named engine credentials', () => {
   });
 
   it('refuses a literal token in YAML, duplicate names, a shared token and two default engines', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { file } = await configDir();
     await writeFile(file, `engines:\n  - {name: a, token: "${TOKEN_A}"}\n`);
     const literal = configError({ file, env: {} });
     expect(literal).toMatch(/^engines\.0\.token: secrets are not read from the YAML file/);
@@ -352,8 +351,7 @@ describe('named engine credentials', () => {
 
 describe('secretEnvNames (what an in-process issuer removes from its host’s environment)', () => {
   it('names every variable that gave the issuer a secret, by any name, and nothing else', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wfid-config-'));
-    const file = join(dir, 'wfid.yaml');
+    const { file } = await configDir();
     await writeFile(
       file,
       [
