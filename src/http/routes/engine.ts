@@ -42,7 +42,7 @@ export function engineRoutes(app: FastifyInstance, deps: ServerDeps): void {
         reason: created ? null : 'already_running',
       });
       const audience = config.tokens.default_audience;
-      // The execution's first token: its claims are not kept for the next (TokenMinter).
+      // A registration's token: its claims are not kept for later tokens (TokenMinter).
       const token = await minter.mint(record, { audience }, { keepClaims: false });
       audit.record({
         ...about,
